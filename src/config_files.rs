@@ -1,0 +1,371 @@
+//! The tools' own config files (`~/.curlrc`, `~/.wgetrc`, `/etc/wgetrc`) can
+//! add options the command line does not show: credentials the real tool would
+//! then send to the cache host, or a `-I`/`--data`/`recursive` that changes the
+//! result. They are parsed into the same option occurrences as argv.
+//!
+//! Reading is injected (`ConfigSource`), so the planner stays pure.
+
+use crate::cmdline::Occurrence;
+use crate::cmdline::Span;
+use crate::env_view::EnvView;
+use crate::options::{self, LongMatch, OptionSpec, Takes};
+use crate::tool::Tool;
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+pub trait ConfigSource {
+    /// The file's bytes, or None when it does not exist or cannot be read.
+    fn read(&self, path: &Path) -> Option<Vec<u8>>;
+}
+
+/// Reads the real files.
+pub struct RealFiles;
+
+impl ConfigSource for RealFiles {
+    fn read(&self, path: &Path) -> Option<Vec<u8>> {
+        std::fs::read(path).ok()
+    }
+}
+
+/// No config files at all.
+pub struct NoFiles;
+
+impl ConfigSource for NoFiles {
+    fn read(&self, _: &Path) -> Option<Vec<u8>> {
+        None
+    }
+}
+
+/// One option set by a config file. `span` is meaningless here: the option
+/// cannot be removed from the command line.
+pub struct ConfigOption {
+    pub file: PathBuf,
+    pub occurrence: Occurrence,
+}
+
+#[derive(Debug)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub line: usize,
+    pub what: String,
+}
+
+const NOWHERE: Span = Span {
+    index: usize::MAX,
+    letter_at: None,
+    value_index: None,
+};
+
+/// curl skips its config file when the first argument starts with `-q` or is `--disable`.
+pub fn curl_skips_config(args: &[OsString]) -> bool {
+    args.first().is_some_and(|a| {
+        let a = a.as_bytes();
+        a.starts_with(b"-q") || a.eq_ignore_ascii_case(b"--disable")
+    })
+}
+
+/// The config files the tool would read, in the order it reads them.
+pub fn load(
+    tool: Tool,
+    args: &[OsString],
+    wget_no_config: bool,
+    env: &dyn EnvView,
+    source: &dyn ConfigSource,
+) -> Result<Vec<ConfigOption>, ConfigError> {
+    match tool {
+        Tool::Curl => {
+            if curl_skips_config(args) {
+                return Ok(Vec::new());
+            }
+            // curl reads the first of these that exists.
+            let mut places = Vec::new();
+            if let Some(d) = env.non_empty("CURL_HOME") {
+                places.push(Path::new(&d).join(".curlrc"));
+            }
+            if let Some(d) = env.non_empty("XDG_CONFIG_HOME") {
+                places.push(Path::new(&d).join("curlrc"));
+            }
+            if let Some(d) = env.non_empty("HOME") {
+                places.push(Path::new(&d).join(".curlrc"));
+            }
+            for p in places {
+                if let Some(text) = source.read(&p) {
+                    return parse_curlrc(&p, &text);
+                }
+            }
+            Ok(Vec::new())
+        }
+        Tool::Wget => {
+            if wget_no_config {
+                return Ok(Vec::new());
+            }
+            let mut found = Vec::new();
+            let system = PathBuf::from("/etc/wgetrc");
+            if let Some(text) = source.read(&system) {
+                found.extend(parse_wgetrc(&system, &text)?);
+            }
+            let user = match env.non_empty("WGETRC") {
+                Some(p) => Some(PathBuf::from(p)),
+                None => env.non_empty("HOME").map(|h| Path::new(&h).join(".wgetrc")),
+            };
+            if let Some(user) = user
+                && let Some(text) = source.read(&user)
+            {
+                found.extend(parse_wgetrc(&user, &text)?);
+            }
+            Ok(found)
+        }
+    }
+}
+
+fn occurrence(spec: &'static OptionSpec, enabled: bool, value: Option<Vec<u8>>) -> Occurrence {
+    Occurrence {
+        spec,
+        enabled,
+        value,
+        span: NOWHERE,
+    }
+}
+
+/// curlrc lines: `--option value`, `option = value`, `option: "quoted value"`,
+/// `-o value`; `#` starts a comment line.
+pub fn parse_curlrc(file: &Path, text: &[u8]) -> Result<Vec<ConfigOption>, ConfigError> {
+    let mut out = Vec::new();
+    for (n, line) in text.split(|&b| b == b'\n').enumerate() {
+        let err = |what: String| ConfigError {
+            file: file.to_path_buf(),
+            line: n + 1,
+            what,
+        };
+        let line = line.trim_ascii();
+        if line.is_empty() || line.starts_with(b"#") {
+            continue;
+        }
+        let end = line
+            .iter()
+            .position(|&b| b.is_ascii_whitespace() || b == b'=' || b == b':')
+            .unwrap_or(line.len());
+        let word = &line[..end];
+        let mut rest = &line[end..];
+        rest = rest.trim_ascii_start();
+        if let Some(r) = rest.strip_prefix(b"=").or_else(|| rest.strip_prefix(b":")) {
+            rest = r.trim_ascii_start();
+        }
+        let value = curlrc_value(rest);
+        let shown = String::from_utf8_lossy(word).into_owned();
+        let (spec, negated) = if let Some(long) = word.strip_prefix(b"--") {
+            curl_long(long).ok_or_else(|| err(format!("unknown option --{shown}")))?
+        } else if let Some(short) = word.strip_prefix(b"-") {
+            match short {
+                [letter] => (
+                    options::by_short(Tool::Curl, *letter)
+                        .ok_or_else(|| err(format!("unknown option {shown}")))?,
+                    false,
+                ),
+                _ => return Err(err(format!("unsupported option {shown}"))),
+            }
+        } else {
+            curl_long(word).ok_or_else(|| err(format!("unknown option {shown}")))?
+        };
+        let value = if spec.takes == Takes::Value {
+            Some(value.ok_or_else(|| err(format!("{shown} needs a value")))?)
+        } else {
+            None
+        };
+        out.push(ConfigOption {
+            file: file.to_path_buf(),
+            occurrence: occurrence(spec, !negated, value),
+        });
+    }
+    Ok(out)
+}
+
+fn curl_long(word: &[u8]) -> Option<(&'static OptionSpec, bool)> {
+    match options::match_curl_long(word) {
+        LongMatch::Found { spec, negated } => Some((spec, negated)),
+        _ => None,
+    }
+}
+
+/// A curlrc value: `"quoted with \" escapes"` or the next whitespace-free word.
+fn curlrc_value(rest: &[u8]) -> Option<Vec<u8>> {
+    if rest.is_empty() {
+        return None;
+    }
+    if let Some(q) = rest.strip_prefix(b"\"") {
+        let mut v = Vec::new();
+        let mut it = q.iter();
+        while let Some(&b) = it.next() {
+            match b {
+                b'"' => break,
+                b'\\' => match it.next() {
+                    Some(b't') => v.push(b'\t'),
+                    Some(b'n') => v.push(b'\n'),
+                    Some(b'r') => v.push(b'\r'),
+                    Some(b'v') => v.push(0x0b),
+                    Some(&c) => v.push(c),
+                    None => break,
+                },
+                c => v.push(c),
+            }
+        }
+        return Some(v);
+    }
+    let end = rest
+        .iter()
+        .position(|b| b.is_ascii_whitespace())
+        .unwrap_or(rest.len());
+    Some(rest[..end].to_vec())
+}
+
+/// wgetrc command names that are not a long option's name with the dashes
+/// dropped.
+const WGETRC_ALIASES: &[(&str, &str)] = &[
+    ("input", "input-file"),
+    ("dirstruct", "force-directories"),
+    ("useproxy", "proxy"),
+    ("passwd", "password"),
+    ("httppasswd", "http-password"),
+    ("proxypasswd", "proxy-password"),
+    ("ftppasswd", "ftp-password"),
+    ("outputdocument", "output-document"),
+];
+
+/// wgetrc proxy settings have no command-line option but matter to the probe.
+pub const WGETRC_PROXY_COMMANDS: &[&str] = &["httpproxy", "httpsproxy", "noproxy"];
+
+/// `command = value` lines; names ignore case, `-` and `_`. Commands that have
+/// no command-line equivalent (robots, logfile, …) do not affect what a
+/// download writes and are ignored, except the proxy ones, kept as pseudo
+/// options named by `WGETRC_PROXY_COMMANDS` in `wgetrc_proxy`.
+pub fn parse_wgetrc(file: &Path, text: &[u8]) -> Result<Vec<ConfigOption>, ConfigError> {
+    let mut out = Vec::new();
+    for (n, line) in text.split(|&b| b == b'\n').enumerate() {
+        let line = line.trim_ascii();
+        if line.is_empty() || line.starts_with(b"#") {
+            continue;
+        }
+        let Some(eq) = line.iter().position(|&b| b == b'=') else {
+            return Err(ConfigError {
+                file: file.to_path_buf(),
+                line: n + 1,
+                what: "expected `command = value`".into(),
+            });
+        };
+        let name = normalize_wgetrc_name(&line[..eq]);
+        let value = line[eq + 1..].trim_ascii().to_vec();
+        let spec = WGETRC_ALIASES
+            .iter()
+            .find(|(alias, _)| *alias == name)
+            .and_then(|(_, long)| options::by_long(Tool::Wget, long))
+            .or_else(|| {
+                options::table(Tool::Wget)
+                    .iter()
+                    .find(|o| normalize_wgetrc_name(o.long.as_bytes()) == name)
+            });
+        let Some(spec) = spec else {
+            continue;
+        };
+        let occ = match spec.takes {
+            Takes::Bool => {
+                let on = !matches!(value.to_ascii_lowercase().as_slice(), b"off" | b"no" | b"0");
+                occurrence(spec, on, None)
+            }
+            Takes::None => occurrence(spec, true, None),
+            Takes::Value | Takes::Optional => occurrence(spec, true, Some(value)),
+        };
+        out.push(ConfigOption {
+            file: file.to_path_buf(),
+            occurrence: occ,
+        });
+    }
+    Ok(out)
+}
+
+fn normalize_wgetrc_name(name: &[u8]) -> String {
+    name.trim_ascii()
+        .iter()
+        .filter(|&&b| b != b'-' && b != b'_')
+        .map(|b| b.to_ascii_lowercase() as char)
+        .collect()
+}
+
+/// Proxy settings from wgetrc text (`http_proxy`, `https_proxy`, `no_proxy`),
+/// last one wins; the second field is the normalized command name.
+pub fn wgetrc_proxy_settings(text: &[u8]) -> Vec<(String, Vec<u8>)> {
+    text.split(|&b| b == b'\n')
+        .filter_map(|line| {
+            let line = line.trim_ascii();
+            if line.starts_with(b"#") {
+                return None;
+            }
+            let eq = line.iter().position(|&b| b == b'=')?;
+            let name = normalize_wgetrc_name(&line[..eq]);
+            WGETRC_PROXY_COMMANDS
+                .contains(&name.as_str())
+                .then(|| (name, line[eq + 1..].trim_ascii().to_vec()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn longs(opts: &[ConfigOption]) -> Vec<(String, bool, Option<String>)> {
+        opts.iter()
+            .map(|o| {
+                (
+                    o.occurrence.spec.long.to_string(),
+                    o.occurrence.enabled,
+                    o.occurrence
+                        .value
+                        .as_ref()
+                        .map(|v| String::from_utf8_lossy(v).into_owned()),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn curlrc_forms() {
+        let text = b"# comment\n--silent\nuser = \"alice:s3 cret\"\n  -o out.bin\nheader: X-A: b\nno-progress-meter\n";
+        let got = parse_curlrc(Path::new("rc"), text).unwrap();
+        assert_eq!(
+            longs(&got),
+            vec![
+                ("silent".into(), true, None),
+                ("user".into(), true, Some("alice:s3 cret".into())),
+                ("output".into(), true, Some("out.bin".into())),
+                ("header".into(), true, Some("X-A:".into())),
+                ("progress-meter".into(), false, None),
+            ]
+        );
+        assert!(parse_curlrc(Path::new("rc"), b"frobnicate yes\n").is_err());
+    }
+
+    #[test]
+    fn wgetrc_forms() {
+        let text = b"# c\nhttp_user = alice\nHTTP-Password=pw\nrobots = off\nrecursive = off\ncontinue = on\n";
+        let got = parse_wgetrc(Path::new("rc"), text).unwrap();
+        assert_eq!(
+            longs(&got),
+            vec![
+                ("http-user".into(), true, Some("alice".into())),
+                ("http-password".into(), true, Some("pw".into())),
+                ("recursive".into(), false, None),
+                ("continue".into(), true, None),
+            ]
+        );
+    }
+
+    #[test]
+    fn curl_q_first_skips_curlrc() {
+        let a = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
+        assert!(curl_skips_config(&a(&["-q", "u"])));
+        assert!(curl_skips_config(&a(&["-qfsSL", "u"])));
+        assert!(curl_skips_config(&a(&["--disable", "u"])));
+        assert!(!curl_skips_config(&a(&["-s", "-q", "u"])));
+    }
+}

@@ -1,0 +1,24 @@
+//! cacheshim: a curl/wget stand-in that fetches from a withcache cache host
+//! when it holds the artifact, and otherwise runs the real tool as written.
+//!
+//! Data flow: `invocation` (argv[0]) → `settings` → `cmdline`, `config_files`,
+//! `policy` and `route` → `planner` (pure) → `probe` → `planner::finish` →
+//! `real_tool` and `loop_guard` → `exec`.
+
+pub mod cache_url;
+pub mod cli;
+pub mod cmdline;
+pub mod config_files;
+pub mod env_view;
+pub mod exec;
+pub mod invocation;
+pub mod loop_guard;
+pub mod options;
+pub mod planner;
+pub mod policy;
+pub mod probe;
+pub mod real_tool;
+pub mod route;
+pub mod settings;
+pub mod shim;
+pub mod tool;

@@ -1,0 +1,518 @@
+//! The functional core: (tool, argv, environment, config files, probe answers)
+//! in, a decision out. No processes, sockets or files here (config files come
+//! through an injected reader).
+//!
+//! Two steps, because the probe sits between them:
+//! `prepare` decides whether the command may be served from the cache at all
+//! and which URL arguments to probe; `finish` takes the probe answers and
+//! returns the final argv.
+
+use crate::cache_url::{self, CacheServer, NotRewritable, Origin, ServerScheme};
+use crate::cmdline::{self, Occurrence, Span};
+use crate::config_files::{self, ConfigSource};
+use crate::env_view::EnvView;
+use crate::options::Takes;
+use crate::policy::{self, Effect, HeaderKind, Reason};
+use crate::route::{self, ProbeRoute, ProxyOverrides};
+use crate::settings;
+use crate::tool::Tool;
+use std::ffi::OsString;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+
+/// The command runs exactly as written, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PassThrough {
+    pub reason: Reason,
+    /// The option, URL or setting behind the reason (never a secret value).
+    pub detail: String,
+}
+
+impl PassThrough {
+    fn new(reason: Reason, detail: impl Into<String>) -> PassThrough {
+        PassThrough {
+            reason,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// A URL argument that will be probed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Candidate {
+    /// Index in argv (without argv[0]) of the whole URL argument.
+    pub index: usize,
+    pub origin: Origin,
+    pub cache_url: String,
+}
+
+/// A URL argument left as written whatever the cache holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skipped {
+    pub index: usize,
+    pub why: NotRewritable,
+}
+
+/// An option carrying origin credentials, removable from argv.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Credential {
+    pub span: Span,
+    /// e.g. `--user`, `--header Authorization`; names only, never values.
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Prepared {
+    pub server: CacheServer,
+    pub candidates: Vec<Candidate>,
+    pub skipped: Vec<Skipped>,
+    /// Resume or range requested: a hit needs `Accept-Ranges: bytes`.
+    pub needs_ranges: bool,
+    pub credentials: Vec<Credential>,
+    pub route: ProbeRoute,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Preparation {
+    PassThrough(PassThrough),
+    Probe(Prepared),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProbeAnswer {
+    Hit { accepts_ranges: bool },
+    Miss,
+    Unreachable,
+}
+
+impl ProbeAnswer {
+    pub fn code(self) -> &'static str {
+        match self {
+            ProbeAnswer::Hit {
+                accepts_ranges: true,
+            } => "hit-ranges",
+            ProbeAnswer::Hit { .. } => "hit",
+            ProbeAnswer::Miss => "miss",
+            ProbeAnswer::Unreachable => "unreachable",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<ProbeAnswer> {
+        Some(match code {
+            "hit" => ProbeAnswer::Hit {
+                accepts_ranges: false,
+            },
+            "hit-ranges" => ProbeAnswer::Hit {
+                accepts_ranges: true,
+            },
+            "miss" => ProbeAnswer::Miss,
+            "unreachable" => ProbeAnswer::Unreachable,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rewrite {
+    pub argv: Vec<OsString>,
+    /// (origin, cache URL) for every rewritten argument.
+    pub hits: Vec<(String, String)>,
+    /// Names of the credential options removed.
+    pub removed: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    PassThrough(PassThrough),
+    Rewrite(Rewrite),
+}
+
+pub struct PlanInput<'a> {
+    pub tool: Tool,
+    /// Arguments after argv[0].
+    pub args: &'a [OsString],
+    pub env: &'a dyn EnvView,
+    pub config: &'a dyn ConfigSource,
+}
+
+/// Everything the options of one command (argv plus config files) add up to.
+#[derive(Default)]
+struct Facts {
+    url_values: Vec<usize>,
+    needs_ranges: bool,
+    glob_off: bool,
+    output_document: bool,
+    credentials: Vec<Credential>,
+    proxy: ProxyOverrides,
+    proto: Option<Vec<u8>>,
+    write_out: Option<Vec<u8>>,
+    /// Boolean options whose final state decides a pass-through; last one wins.
+    switches: Vec<(&'static str, bool, Reason)>,
+    wget_no_config: bool,
+}
+
+pub fn prepare(input: &PlanInput) -> Preparation {
+    match prepare_inner(input) {
+        Ok(p) => Preparation::Probe(p),
+        Err(p) => Preparation::PassThrough(p),
+    }
+}
+
+fn prepare_inner(input: &PlanInput) -> Result<Prepared, PassThrough> {
+    let tool = input.tool;
+    let (var, value) = settings::server_setting(tool, input.env)
+        .ok_or_else(|| PassThrough::new(Reason::NoServer, ""))?;
+    let server = CacheServer::parse(&value.to_string_lossy())
+        .map_err(|e| PassThrough::new(Reason::BadServer, format!("{var}: {e}")))?;
+    if server.scheme == ServerScheme::Https && !cfg!(feature = "tls") {
+        return Err(PassThrough::new(
+            Reason::ServerNeedsTls,
+            format!("{var} is https; this build has no TLS"),
+        ));
+    }
+
+    let posixly_correct = input.env.var("POSIXLY_CORRECT").is_some();
+    let parsed = cmdline::parse(tool, input.args, posixly_correct)
+        .map_err(|e| PassThrough::new(Reason::Unparsable, e.to_string()))?;
+
+    let mut facts = Facts::default();
+    for occ in &parsed.options {
+        apply(tool, occ, false, &mut facts)?;
+    }
+
+    let config = config_files::load(
+        tool,
+        input.args,
+        facts.wget_no_config,
+        input.env,
+        input.config,
+    )
+    .map_err(|e| {
+        PassThrough::new(
+            Reason::Unparsable,
+            format!("{}:{}: {}", e.file.display(), e.line, e.what),
+        )
+    })?;
+    // Config options come first on the real tool's command line: argv wins
+    // for switches, so apply them first and re-apply argv switches after.
+    let mut from_config = Facts::default();
+    let mut config_has_url = false;
+    for c in &config {
+        let before = from_config.url_values.len();
+        apply(tool, &c.occurrence, true, &mut from_config).map_err(|mut p| {
+            p.detail = format!("{} in {}", p.detail, c.file.display());
+            p
+        })?;
+        config_has_url |= from_config.url_values.len() > before;
+    }
+    if tool == Tool::Wget {
+        for c in &config {
+            if let Some(text) = input.config.read(&c.file) {
+                for (name, v) in config_files::wgetrc_proxy_settings(&text) {
+                    match name.as_str() {
+                        "noproxy" => from_config.proxy.no_proxy = Some(v),
+                        n if n == "httpproxy" && server.scheme == ServerScheme::Http => {
+                            from_config.proxy.proxy = Some(v)
+                        }
+                        n if n == "httpsproxy" && server.scheme == ServerScheme::Https => {
+                            from_config.proxy.proxy = Some(v)
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    merge_config_first(&mut facts, from_config);
+
+    // A boolean switch counts in its last state: `-r --no-recursive` is fine.
+    for (i, (long, on, reason)) in facts.switches.iter().enumerate() {
+        let overridden = facts.switches[i + 1..].iter().any(|(n, _, _)| n == long);
+        if *on && !overridden {
+            return Err(PassThrough::new(*reason, format!("--{long}")));
+        }
+    }
+    if let Some(spec) = &facts.proto {
+        let scheme = match server.scheme {
+            ServerScheme::Http => "http",
+            ServerScheme::Https => "https",
+        };
+        if !policy::proto_allows(spec, scheme) {
+            return Err(PassThrough::new(
+                Reason::ProtoExcludesCache,
+                format!("--proto {}", String::from_utf8_lossy(spec)),
+            ));
+        }
+    }
+    if let Some(format) = &facts.write_out {
+        policy::write_out_same_on_hit(format)
+            .map_err(|what| PassThrough::new(Reason::WriteOut, what))?;
+    }
+    let route = route::probe_route(tool, &server, &facts.proxy, input.env)
+        .map_err(|what| PassThrough::new(Reason::ProxyUnprobeable, what))?;
+
+    // Every operand is a URL to both tools; so is curl's --url value.
+    let mut url_indexes: Vec<usize> = parsed.operands.clone();
+    url_indexes.extend(&facts.url_values);
+    url_indexes.sort_unstable();
+    if url_indexes.is_empty() {
+        return Err(PassThrough::new(Reason::NoUrl, ""));
+    }
+    let blob_prefix = server.blob_prefix();
+    let mut candidates = Vec::new();
+    let mut skipped = Vec::new();
+    for index in url_indexes {
+        let raw = input.args[index].as_bytes();
+        match rewritable(tool, raw, &facts, &blob_prefix) {
+            Ok(origin) => candidates.push(Candidate {
+                index,
+                cache_url: server.cache_url(&origin),
+                origin,
+            }),
+            Err(why) => skipped.push(Skipped { index, why }),
+        }
+    }
+    if candidates.is_empty() {
+        let why = skipped.first().map(|s| s.why.code()).unwrap_or("");
+        return Err(PassThrough::new(Reason::NoRewritableUrl, why));
+    }
+    if !facts.credentials.is_empty() && (!skipped.is_empty() || config_has_url) {
+        // Those URLs go to the origin and need the credentials we would remove.
+        return Err(PassThrough::new(
+            Reason::CredentialsWithMiss,
+            "a URL that cannot be served from the cache needs the credentials",
+        ));
+    }
+    Ok(Prepared {
+        server,
+        candidates,
+        skipped,
+        needs_ranges: facts.needs_ranges,
+        credentials: facts.credentials,
+        route,
+    })
+}
+
+/// Config-file settings sit before argv: argv's later settings win.
+fn merge_config_first(facts: &mut Facts, config: Facts) {
+    let mut switches = config.switches;
+    switches.append(&mut facts.switches);
+    facts.switches = switches;
+    facts.needs_ranges |= config.needs_ranges;
+    facts.glob_off |= config.glob_off;
+    facts.output_document |= config.output_document;
+    facts.proxy.disabled |= config.proxy.disabled;
+    if facts.proxy.proxy.is_none() {
+        facts.proxy.proxy = config.proxy.proxy;
+    }
+    if facts.proxy.no_proxy.is_none() {
+        facts.proxy.no_proxy = config.proxy.no_proxy;
+    }
+    if facts.proto.is_none() {
+        facts.proto = config.proto;
+    }
+    if facts.write_out.is_none() {
+        facts.write_out = config.write_out;
+    }
+}
+
+fn long_name(occ: &Occurrence) -> String {
+    format!("--{}", occ.spec.long)
+}
+
+/// Fold one option occurrence into `facts`, or stop with a pass-through.
+/// `from_config`: the option came from a config file and cannot be removed.
+fn apply(
+    tool: Tool,
+    occ: &Occurrence,
+    from_config: bool,
+    facts: &mut Facts,
+) -> Result<(), PassThrough> {
+    let value = occ.value.as_deref().unwrap_or_default();
+    let credential = |facts: &mut Facts, name: String| {
+        if from_config {
+            Err(PassThrough::new(Reason::ConfigCredentials, name))
+        } else {
+            facts.credentials.push(Credential {
+                span: occ.span,
+                name,
+            });
+            Ok(())
+        }
+    };
+    if tool == Tool::Wget && occ.spec.long == "no-config" {
+        facts.wget_no_config = occ.enabled;
+    }
+    match policy::effect(tool, occ.spec.long) {
+        Effect::Neutral => {}
+        Effect::Pass(reason) => {
+            if matches!(occ.spec.takes, Takes::Bool | Takes::None) {
+                facts.switches.push((occ.spec.long, occ.enabled, reason));
+            } else {
+                return Err(PassThrough::new(reason, long_name(occ)));
+            }
+        }
+        Effect::Credential => {
+            if occ.enabled {
+                credential(facts, long_name(occ))?;
+            }
+        }
+        Effect::Url => {
+            if value.starts_with(b"@") {
+                return Err(PassThrough::new(Reason::HiddenInput, "--url @file"));
+            }
+            if from_config {
+                facts.url_values.push(usize::MAX);
+            } else if let Some(i) = occ.span.value_index {
+                facts.url_values.push(i);
+            }
+        }
+        Effect::Header => match policy::header_kind(value) {
+            HeaderKind::Neutral => {}
+            HeaderKind::Credential => {
+                let name = header_name(value);
+                credential(facts, format!("--header {name}"))?;
+            }
+            HeaderKind::Range => facts.needs_ranges = true,
+            HeaderKind::Pass(reason) => {
+                return Err(PassThrough::new(
+                    reason,
+                    format!("--header {}", header_name(value)),
+                ));
+            }
+        },
+        Effect::Cookie => {
+            if value.contains(&b'=') {
+                credential(facts, "--cookie name=value".into())?;
+            }
+        }
+        Effect::Request => {
+            if value != b"GET" {
+                return Err(PassThrough::new(
+                    Reason::Method,
+                    format!("--request {}", String::from_utf8_lossy(value)),
+                ));
+            }
+        }
+        Effect::Resume => {
+            if occ.enabled {
+                facts.needs_ranges = true;
+            } else {
+                // wget --no-continue
+                facts.needs_ranges = false;
+            }
+        }
+        Effect::WriteOut => facts.write_out = Some(value.to_vec()),
+        Effect::Proto => facts.proto = Some(value.to_vec()),
+        Effect::Proxy => match tool {
+            Tool::Curl => facts.proxy.proxy = Some(value.to_vec()),
+            Tool::Wget => facts.proxy.disabled = !occ.enabled,
+        },
+        Effect::NoProxy => facts.proxy.no_proxy = Some(value.to_vec()),
+        Effect::GlobOff => facts.glob_off = occ.enabled,
+        Effect::OutputDocument => facts.output_document = true,
+    }
+    Ok(())
+}
+
+fn header_name(value: &[u8]) -> String {
+    let end = value
+        .iter()
+        .position(|&b| b == b':' || b == b';')
+        .unwrap_or(value.len());
+    String::from_utf8_lossy(value[..end].trim_ascii()).into_owned()
+}
+
+fn rewritable(
+    tool: Tool,
+    raw: &[u8],
+    facts: &Facts,
+    blob_prefix: &str,
+) -> Result<Origin, NotRewritable> {
+    if raw.starts_with(blob_prefix.as_bytes()) {
+        // Another shim in the chain already rewrote it.
+        return Err(NotRewritable::AlreadyCacheUrl);
+    }
+    let origin = Origin::parse(raw)?;
+    if tool == Tool::Curl && !facts.glob_off && cache_url::is_curl_glob(raw) {
+        return Err(NotRewritable::Glob);
+    }
+    if tool == Tool::Wget && !facts.output_document && origin.has_query {
+        // wget would name the file `f.tgz?x=1`; the cache URL gives `f.tgz`.
+        return Err(NotRewritable::QueryNamesFile);
+    }
+    Ok(origin)
+}
+
+/// Apply the probe answers (one per candidate, same order).
+pub fn finish(args: &[OsString], prepared: &Prepared, answers: &[ProbeAnswer]) -> Outcome {
+    let mut hit_indexes = Vec::new();
+    let mut any_unreachable = false;
+    for (cand, answer) in prepared.candidates.iter().zip(answers) {
+        match answer {
+            ProbeAnswer::Hit { accepts_ranges } if *accepts_ranges || !prepared.needs_ranges => {
+                hit_indexes.push(cand)
+            }
+            ProbeAnswer::Hit { .. } | ProbeAnswer::Miss => {}
+            ProbeAnswer::Unreachable => any_unreachable = true,
+        }
+    }
+    if hit_indexes.is_empty() {
+        let reason = if any_unreachable {
+            Reason::Unreachable
+        } else {
+            Reason::Miss
+        };
+        return Outcome::PassThrough(PassThrough::new(reason, ""));
+    }
+    if !prepared.credentials.is_empty() && hit_indexes.len() < prepared.candidates.len() {
+        return Outcome::PassThrough(PassThrough::new(
+            Reason::CredentialsWithMiss,
+            "not every URL is in the cache",
+        ));
+    }
+    let mut argv: Vec<Option<OsString>> = args.iter().cloned().map(Some).collect();
+    for cand in &hit_indexes {
+        argv[cand.index] = Some(OsString::from(cand.cache_url.clone()));
+    }
+    for cred in &prepared.credentials {
+        let span = cred.span;
+        match span.letter_at {
+            // Keep the letters before it in the cluster (`-su x` -> `-s`).
+            Some(at) if at > 1 => {
+                if let Some(arg) = argv[span.index].take() {
+                    let mut bytes = arg.into_vec();
+                    bytes.truncate(at);
+                    argv[span.index] = Some(OsString::from_vec(bytes));
+                }
+            }
+            _ => argv[span.index] = None,
+        }
+        if let Some(v) = span.value_index {
+            argv[v] = None;
+        }
+    }
+    Outcome::Rewrite(Rewrite {
+        argv: argv.into_iter().flatten().collect(),
+        hits: hit_indexes
+            .iter()
+            .map(|c| (c.origin.url.clone(), c.cache_url.clone()))
+            .collect(),
+        removed: prepared
+            .credentials
+            .iter()
+            .map(|c| c.name.clone())
+            .collect(),
+    })
+}
+
+/// Both steps with a probe function: for fixtures, `cacheshim plan`, and the
+/// shim itself.
+pub fn plan(input: &PlanInput, probe: impl FnOnce(&Prepared) -> Vec<ProbeAnswer>) -> Outcome {
+    match prepare(input) {
+        Preparation::PassThrough(p) => Outcome::PassThrough(p),
+        Preparation::Probe(prepared) => {
+            let answers = probe(&prepared);
+            finish(input.args, &prepared, &answers)
+        }
+    }
+}

@@ -1,0 +1,607 @@
+//! What each option means for caching. The rule behind every entry: on a hit,
+//! stdout and the files written (names and bytes) must be exactly what a direct
+//! download writes, and no origin credential may reach the cache host. Where
+//! an option makes that impossible to guarantee, the command passes through.
+//!
+//! Options not listed are neutral: they change how the transfer is done (rate,
+//! retries, verbosity, TLS details) but not what it produces.
+
+use crate::tool::Tool;
+
+/// Why a whole command is left exactly as written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    NoServer,
+    BadServer,
+    ServerNeedsTls,
+    Unparsable,
+    SendsBody,
+    Method,
+    HeadOnly,
+    HiddenInput,
+    Recursive,
+    MultiTransfer,
+    OriginMetadata,
+    WriteOut,
+    RequestChanges,
+    ProtoExcludesCache,
+    ProxyUnprobeable,
+    NotADownload,
+    ConfigCredentials,
+    NoUrl,
+    NoRewritableUrl,
+    Miss,
+    Unreachable,
+    CacheDown,
+    CredentialsWithMiss,
+}
+
+impl Reason {
+    /// Stable code used in fixtures, `cacheshim plan` and the debug line.
+    pub fn code(self) -> &'static str {
+        match self {
+            Reason::NoServer => "no-server",
+            Reason::BadServer => "bad-server",
+            Reason::ServerNeedsTls => "server-needs-tls",
+            Reason::Unparsable => "unparsable",
+            Reason::SendsBody => "sends-body",
+            Reason::Method => "method",
+            Reason::HeadOnly => "head-only",
+            Reason::HiddenInput => "hidden-input",
+            Reason::Recursive => "recursive",
+            Reason::MultiTransfer => "multi-transfer",
+            Reason::OriginMetadata => "origin-metadata",
+            Reason::WriteOut => "write-out",
+            Reason::RequestChanges => "request-changes",
+            Reason::ProtoExcludesCache => "proto-excludes-cache",
+            Reason::ProxyUnprobeable => "proxy-unprobeable",
+            Reason::NotADownload => "not-a-download",
+            Reason::ConfigCredentials => "config-credentials",
+            Reason::NoUrl => "no-url",
+            Reason::NoRewritableUrl => "no-rewritable-url",
+            Reason::Miss => "miss",
+            Reason::Unreachable => "unreachable",
+            Reason::CacheDown => "cache-down",
+            Reason::CredentialsWithMiss => "credentials-with-miss",
+        }
+    }
+
+    pub const ALL: &'static [Reason] = &[
+        Reason::NoServer,
+        Reason::BadServer,
+        Reason::ServerNeedsTls,
+        Reason::Unparsable,
+        Reason::SendsBody,
+        Reason::Method,
+        Reason::HeadOnly,
+        Reason::HiddenInput,
+        Reason::Recursive,
+        Reason::MultiTransfer,
+        Reason::OriginMetadata,
+        Reason::WriteOut,
+        Reason::RequestChanges,
+        Reason::ProtoExcludesCache,
+        Reason::ProxyUnprobeable,
+        Reason::NotADownload,
+        Reason::ConfigCredentials,
+        Reason::NoUrl,
+        Reason::NoRewritableUrl,
+        Reason::Miss,
+        Reason::Unreachable,
+        Reason::CacheDown,
+        Reason::CredentialsWithMiss,
+    ];
+}
+
+/// What one option occurrence means to the planner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Effect {
+    Neutral,
+    /// Present (value options) or switched on (booleans): pass through.
+    Pass(Reason),
+    /// Carries origin credentials: removed when every URL hits.
+    Credential,
+    /// curl `--url VALUE`: a URL candidate.
+    Url,
+    /// `-H`/`--header`: depends on the header's name.
+    Header,
+    /// curl `-b`: a literal `name=value` is a credential, a file name is not.
+    Cookie,
+    /// curl `-X`: only GET is a plain download.
+    Request,
+    /// Resume or range: a hit needs `Accept-Ranges: bytes` from the cache.
+    Resume,
+    /// curl `-w`: depends on the variables used.
+    WriteOut,
+    /// curl `--proto`: the cache URL's scheme must stay allowed.
+    Proto,
+    /// curl `-x` / wget `--proxy`: how the probe must reach the cache.
+    Proxy,
+    /// curl `--noproxy`.
+    NoProxy,
+    /// curl `-g`: URLs are literal, not globs.
+    GlobOff,
+    /// wget `-O`: the file name no longer comes from the URL.
+    OutputDocument,
+}
+
+pub fn effect(tool: Tool, long: &str) -> Effect {
+    match tool {
+        Tool::Curl => curl_effect(long),
+        Tool::Wget => wget_effect(long),
+    }
+}
+
+fn curl_effect(long: &str) -> Effect {
+    use Effect::*;
+    use Reason as R;
+    match long {
+        "data" | "data-ascii" | "data-binary" | "data-raw" | "data-urlencode" | "form"
+        | "form-string" | "json" | "upload-file" => Pass(R::SendsBody),
+        "get" => Pass(R::Method),
+        "head" => Pass(R::HeadOnly),
+        "config" => Pass(R::HiddenInput),
+        "next" => Pass(R::MultiTransfer),
+        // Output that shows or stores what the origin answered (headers,
+        // times, cookies, HSTS/Alt-Svc/TLS-session state, the URL itself).
+        "include" | "show-headers" | "dump-header" | "remote-header-name" | "remote-time"
+        | "etag-compare" | "etag-save" | "time-cond" | "cookie-jar" | "hsts" | "alt-svc"
+        | "ssl-sessions" | "libcurl" | "xattr" => Pass(R::OriginMetadata),
+        // Change what is requested or where the connection goes, so the probe
+        // would not see what the real curl will do.
+        "request-target"
+        | "url-query"
+        | "connect-to"
+        | "resolve"
+        | "unix-socket"
+        | "abstract-unix-socket"
+        | "http2-prior-knowledge"
+        | "http3-only"
+        | "use-ascii"
+        | "quote"
+        | "list-only"
+        | "aws-sigv4"
+        | "httpsig-algo"
+        | "httpsig-headers"
+        | "httpsig-key"
+        | "httpsig-keyid"
+        | "haproxy-protocol"
+        | "haproxy-clientip" => Pass(R::RequestChanges),
+        "preproxy" | "socks4" | "socks4a" | "socks5" | "socks5-hostname" => {
+            Pass(R::ProxyUnprobeable)
+        }
+        "help" | "manual" | "version" | "dump-ca-embed" => Pass(R::NotADownload),
+        "user" | "oauth2-bearer" | "cert" | "key" | "pass" | "tlsuser" | "tlspassword" => {
+            Credential
+        }
+        "url" => Url,
+        "header" => Header,
+        "cookie" => Cookie,
+        "request" => Request,
+        "continue-at" | "range" => Resume,
+        "write-out" => WriteOut,
+        "proto" => Proto,
+        "proxy" | "proxy1.0" => Proxy,
+        "noproxy" => NoProxy,
+        "globoff" => GlobOff,
+        _ => Neutral,
+    }
+}
+
+fn wget_effect(long: &str) -> Effect {
+    use Effect::*;
+    use Reason as R;
+    match long {
+        "post-data" | "post-file" | "body-data" | "body-file" => Pass(R::SendsBody),
+        "method" => Pass(R::Method),
+        "spider" => Pass(R::HeadOnly),
+        "input-file" | "execute" | "config" | "input-metalink" => Pass(R::HiddenInput),
+        "recursive" | "mirror" | "page-requisites" => Pass(R::Recursive),
+        // Names or contents that follow the origin's answer (headers, dates,
+        // Content-Type, redirects) or record the URL itself.
+        "server-response"
+        | "save-headers"
+        | "content-disposition"
+        | "timestamping"
+        | "trust-server-names"
+        | "adjust-extension"
+        | "html-extension"
+        | "xattr"
+        | "convert-links"
+        | "convert-file-only"
+        | "warc-file"
+        | "save-cookies"
+        | "hsts-file"
+        | "metalink-over-http" => Pass(R::OriginMetadata),
+        // Directory names built from the URL's host and path.
+        "force-directories" | "protocol-directories" | "accept-regex" | "reject-regex" => {
+            Pass(R::RequestChanges)
+        }
+        "help" | "version" => Pass(R::NotADownload),
+        "user" | "password" | "http-user" | "http-password" | "http-passwd" | "ask-password"
+        | "use-askpass" | "ftp-user" | "ftp-password" | "certificate" | "private-key" => Credential,
+        "header" => Header,
+        "continue" | "start-pos" => Resume,
+        "proxy" => Proxy,
+        "output-document" => OutputDocument,
+        _ => Neutral,
+    }
+}
+
+/// What a request header means, by its name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeaderKind {
+    Neutral,
+    Credential,
+    /// `Range`: like `-r`.
+    Range,
+    /// Makes the answer depend on the origin or change the request.
+    Pass(Reason),
+}
+
+/// Classify a `-H`/`--header` value (`Name: value`, or curl's `Name;`).
+pub fn header_kind(value: &[u8]) -> HeaderKind {
+    if value.starts_with(b"@") {
+        return HeaderKind::Pass(Reason::HiddenInput);
+    }
+    let end = value
+        .iter()
+        .position(|&b| b == b':' || b == b';')
+        .unwrap_or(value.len());
+    let name = value[..end].trim_ascii().to_ascii_lowercase();
+    let has = |needle: &[u8]| name.windows(needle.len()).any(|w| w == needle);
+    if name == b"cookie"
+        || ["token", "key", "secret", "session", "auth"]
+            .iter()
+            .any(|n| has(n.as_bytes()))
+    {
+        HeaderKind::Credential
+    } else if name == b"range" {
+        HeaderKind::Range
+    } else if name.starts_with(b"if-") {
+        HeaderKind::Pass(Reason::OriginMetadata)
+    } else if name == b"host" || name == b"accept-encoding" {
+        HeaderKind::Pass(Reason::RequestChanges)
+    } else {
+        HeaderKind::Neutral
+    }
+}
+
+/// `-w/--write-out` variables whose values are the same whether the bytes came
+/// from the origin or the cache (timings differ run to run anyway). Anything
+/// else (`url_effective`, `remote_ip`, `content_type`, `%header{}`, …) would
+/// show the cache host or its answer, so it passes through.
+const SAME_ON_HIT_WRITE_OUT: &[&str] = &[
+    "http_code",
+    "response_code",
+    "method",
+    "size_download",
+    "speed_download",
+    "filename_effective",
+    "exitcode",
+    "urlnum",
+    "num_connects",
+    "onerror",
+    "stdout",
+    "stderr",
+    "time_total",
+    "time_namelookup",
+    "time_connect",
+    "time_appconnect",
+    "time_pretransfer",
+    "time_posttransfer",
+    "time_starttransfer",
+    "time_queue",
+    "time_redirect",
+];
+
+/// Whether a `-w` format gives the same output on a hit.
+pub fn write_out_same_on_hit(format: &[u8]) -> Result<(), String> {
+    if format.starts_with(b"@") {
+        return Err("format read from a file".into());
+    }
+    let mut i = 0;
+    while i < format.len() {
+        if format[i] != b'%' {
+            i += 1;
+            continue;
+        }
+        let rest = &format[i + 1..];
+        if rest.starts_with(b"%") {
+            i += 2;
+        } else if let Some(body) = rest.strip_prefix(b"{") {
+            let end = body.iter().position(|&b| b == b'}').ok_or("unclosed %{")?;
+            let name = String::from_utf8_lossy(&body[..end]);
+            if !SAME_ON_HIT_WRITE_OUT.contains(&name.as_ref()) {
+                return Err(format!("%{{{name}}}"));
+            }
+            i += end + 3;
+        } else if rest.starts_with(b"output{") {
+            // %output{file}: where the rest of the text goes; safe.
+            let end = rest
+                .iter()
+                .position(|&b| b == b'}')
+                .ok_or("unclosed %output{")?;
+            i += end + 2;
+        } else if rest.starts_with(b"header{") {
+            return Err("%header{}".into());
+        } else {
+            i += 1;
+        }
+    }
+    Ok(())
+}
+
+/// curl `--proto` list (`=https`, `-all,+http`, `http,https`): is `scheme` allowed?
+pub fn proto_allows(spec: &[u8], scheme: &str) -> bool {
+    let mut allowed_all = true;
+    let mut set: Vec<String> = Vec::new();
+    let mut denied: Vec<String> = Vec::new();
+    for item in spec.split(|&b| b == b',') {
+        let item = String::from_utf8_lossy(item.trim_ascii()).to_ascii_lowercase();
+        let (op, name) = match item.chars().next() {
+            Some(c @ ('=' | '+' | '-')) => (c, item[1..].to_string()),
+            _ => ('+', item.clone()),
+        };
+        if name.is_empty() {
+            continue;
+        }
+        match op {
+            '=' => {
+                allowed_all = name == "all";
+                set = vec![name];
+                denied.clear();
+            }
+            '+' => {
+                if name == "all" {
+                    allowed_all = true;
+                    denied.clear();
+                } else {
+                    denied.retain(|d| d != &name);
+                    set.push(name);
+                }
+            }
+            _ => {
+                if name == "all" {
+                    allowed_all = false;
+                    set.clear();
+                } else {
+                    set.retain(|s| s != &name);
+                    denied.push(name);
+                }
+            }
+        }
+    }
+    if denied.iter().any(|d| d == scheme) {
+        return false;
+    }
+    allowed_all || set.iter().any(|s| s == scheme)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options;
+
+    #[test]
+    fn every_listed_option_exists_in_the_tables() {
+        // A typo in the policy would silently make an option neutral.
+        let listed: &[(Tool, &[&str])] = &[
+            (
+                Tool::Curl,
+                &[
+                    "data",
+                    "data-ascii",
+                    "data-binary",
+                    "data-raw",
+                    "data-urlencode",
+                    "form",
+                    "form-string",
+                    "json",
+                    "upload-file",
+                    "get",
+                    "head",
+                    "config",
+                    "next",
+                    "include",
+                    "show-headers",
+                    "dump-header",
+                    "remote-header-name",
+                    "remote-time",
+                    "etag-compare",
+                    "etag-save",
+                    "time-cond",
+                    "cookie-jar",
+                    "hsts",
+                    "alt-svc",
+                    "ssl-sessions",
+                    "libcurl",
+                    "xattr",
+                    "request-target",
+                    "url-query",
+                    "connect-to",
+                    "resolve",
+                    "unix-socket",
+                    "abstract-unix-socket",
+                    "http2-prior-knowledge",
+                    "http3-only",
+                    "use-ascii",
+                    "quote",
+                    "list-only",
+                    "aws-sigv4",
+                    "httpsig-algo",
+                    "httpsig-headers",
+                    "httpsig-key",
+                    "httpsig-keyid",
+                    "haproxy-protocol",
+                    "haproxy-clientip",
+                    "preproxy",
+                    "socks4",
+                    "socks4a",
+                    "socks5",
+                    "socks5-hostname",
+                    "help",
+                    "manual",
+                    "version",
+                    "dump-ca-embed",
+                    "user",
+                    "oauth2-bearer",
+                    "cert",
+                    "key",
+                    "pass",
+                    "tlsuser",
+                    "tlspassword",
+                    "url",
+                    "header",
+                    "cookie",
+                    "request",
+                    "continue-at",
+                    "range",
+                    "write-out",
+                    "proto",
+                    "proxy",
+                    "proxy1.0",
+                    "noproxy",
+                    "globoff",
+                ],
+            ),
+            (
+                Tool::Wget,
+                &[
+                    "post-data",
+                    "post-file",
+                    "body-data",
+                    "body-file",
+                    "method",
+                    "spider",
+                    "input-file",
+                    "execute",
+                    "config",
+                    "input-metalink",
+                    "recursive",
+                    "mirror",
+                    "page-requisites",
+                    "server-response",
+                    "save-headers",
+                    "content-disposition",
+                    "timestamping",
+                    "trust-server-names",
+                    "adjust-extension",
+                    "html-extension",
+                    "xattr",
+                    "convert-links",
+                    "convert-file-only",
+                    "warc-file",
+                    "save-cookies",
+                    "hsts-file",
+                    "metalink-over-http",
+                    "force-directories",
+                    "protocol-directories",
+                    "accept-regex",
+                    "reject-regex",
+                    "help",
+                    "version",
+                    "user",
+                    "password",
+                    "http-user",
+                    "http-password",
+                    "http-passwd",
+                    "ask-password",
+                    "use-askpass",
+                    "ftp-user",
+                    "ftp-password",
+                    "certificate",
+                    "private-key",
+                    "header",
+                    "continue",
+                    "start-pos",
+                    "proxy",
+                    "output-document",
+                ],
+            ),
+        ];
+        for (tool, names) in listed {
+            for name in *names {
+                assert!(
+                    options::by_long(*tool, name).is_some(),
+                    "{tool:?} has no --{name}"
+                );
+                assert_ne!(
+                    effect(*tool, name),
+                    Effect::Neutral,
+                    "{name} listed but neutral"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_curl_secret_option_is_handled() {
+        // curl wipes these values from its argv; each one must be a removable
+        // credential, a reason to pass through, or a proxy credential (which
+        // goes to the proxy the cache request uses too).
+        let proxy_side = [
+            "proxy-user",
+            "proxy-pass",
+            "proxy-cert",
+            "proxy-tlsuser",
+            "proxy-tlspassword",
+        ];
+        for spec in options::table(Tool::Curl).iter().filter(|o| o.secret) {
+            let e = effect(Tool::Curl, spec.long);
+            assert!(
+                e != Effect::Neutral || proxy_side.contains(&spec.long),
+                "secret option --{} is neutral",
+                spec.long
+            );
+        }
+    }
+
+    #[test]
+    fn headers_by_name() {
+        assert_eq!(
+            header_kind(b"Authorization: Bearer x"),
+            HeaderKind::Credential
+        );
+        assert_eq!(header_kind(b"cookie: a=b"), HeaderKind::Credential);
+        assert_eq!(header_kind(b"X-Api-Key: k"), HeaderKind::Credential);
+        assert_eq!(header_kind(b"PRIVATE-TOKEN: k"), HeaderKind::Credential);
+        assert_eq!(header_kind(b"X-Session-Id;"), HeaderKind::Credential);
+        assert_eq!(header_kind(b"Range: bytes=0-9"), HeaderKind::Range);
+        assert_eq!(
+            header_kind(b"If-None-Match: x"),
+            HeaderKind::Pass(Reason::OriginMetadata)
+        );
+        assert_eq!(
+            header_kind(b"@headers.txt"),
+            HeaderKind::Pass(Reason::HiddenInput)
+        );
+        assert_eq!(
+            header_kind(b"Accept: application/octet-stream"),
+            HeaderKind::Neutral
+        );
+    }
+
+    #[test]
+    fn write_out_variables() {
+        assert!(write_out_same_on_hit(b"%{http_code}\\n").is_ok());
+        assert!(write_out_same_on_hit(b"100%% %{size_download} %{time_total}").is_ok());
+        assert!(write_out_same_on_hit(b"%output{log}%{http_code}").is_ok());
+        assert!(write_out_same_on_hit(b"%{url_effective}").is_err());
+        assert!(write_out_same_on_hit(b"%{remote_ip}").is_err());
+        assert!(write_out_same_on_hit(b"%header{etag}").is_err());
+        assert!(write_out_same_on_hit(b"@fmt.txt").is_err());
+        assert!(write_out_same_on_hit(b"%{http_code").is_err());
+    }
+
+    #[test]
+    fn proto_lists() {
+        assert!(proto_allows(b"=http,https", "http"));
+        assert!(!proto_allows(b"=https", "http"));
+        assert!(proto_allows(b"-ftp", "http"));
+        assert!(!proto_allows(b"-all,https", "http"));
+        assert!(proto_allows(b"-all,+http", "http"));
+        assert!(!proto_allows(b"all,-http", "http"));
+        assert!(proto_allows(b"https", "http"));
+    }
+}

@@ -1,0 +1,137 @@
+//! Shim mode: the thin shell around the planner. Look up the real tool, decide
+//! (pure planner + one probe), say what was decided if asked, exec.
+
+use crate::config_files::RealFiles;
+use crate::env_view::{EnvView, ProcessEnv};
+use crate::exec::{exec_real_tool, exit_status_for};
+use crate::loop_guard::{self, Chain};
+use crate::planner::{self, Outcome, PlanInput, Preparation, Prepared, ProbeAnswer};
+use crate::real_tool::{self, RealExecutables};
+use crate::tool::Tool;
+use crate::{probe, settings};
+use std::ffi::{OsStr, OsString};
+use std::time::Instant;
+
+/// Returns only when the real tool could not be run: the exit status to use.
+pub fn run(tool: Tool, argv0: &OsStr, args: Vec<OsString>) -> i32 {
+    let started = Instant::now();
+    let env = ProcessEnv;
+    let name = tool.name();
+    let chain = Chain::from_env(&env);
+    if chain.exhausted() {
+        eprintln!(
+            "{name}: cacheshim: passed through {} shims without reaching the real {name} \
+             ({} loop guard); set {} to the real {name}",
+            chain.hops,
+            loop_guard::HOPS_VAR,
+            tool.real_override_var()
+        );
+        return 127;
+    }
+    let path_var = env.var("PATH");
+    let fs = RealExecutables;
+    let me = real_tool::self_image(argv0, path_var.as_deref(), &fs);
+    let override_path = env.var(tool.real_override_var());
+    let Some(real) = real_tool::locate_real_tool(
+        tool,
+        override_path.as_deref(),
+        path_var.as_deref(),
+        &me,
+        &chain.seen,
+        &fs,
+    ) else {
+        eprintln!(
+            "{name}: cacheshim: no real {name} found on PATH (set {} to its path)",
+            tool.real_override_var()
+        );
+        return 127;
+    };
+    let debug = settings::debug_enabled(&env);
+    let (final_args, said) = decide(tool, args, &env);
+    if debug {
+        let skipped = if real.skipped.is_empty() {
+            String::new()
+        } else {
+            let list: Vec<String> = real
+                .skipped
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
+            format!(" (skipped shims {})", list.join(", "))
+        };
+        eprintln!(
+            "cacheshim: {name}: {said}; exec {}{skipped}; {:.1} ms",
+            real.path.display(),
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+    }
+    let err = exec_real_tool(&real.path, tool, &final_args, &chain.passed_on(me.id));
+    eprintln!(
+        "{name}: cacheshim: cannot run {}: {err}",
+        real.path.display()
+    );
+    exit_status_for(&err)
+}
+
+/// The final argv and a one-line account of the decision.
+fn decide(tool: Tool, args: Vec<OsString>, env: &dyn EnvView) -> (Vec<OsString>, String) {
+    if settings::server_setting(tool, env).is_none() {
+        // Pure pass-through: no parsing, no network, no files.
+        return (args, "pass-through (no-server)".into());
+    }
+    let input = PlanInput {
+        tool,
+        args: &args,
+        env,
+        config: &RealFiles,
+    };
+    match planner::prepare(&input) {
+        Preparation::PassThrough(p) => {
+            let said = describe_pass(&p);
+            (args, said)
+        }
+        Preparation::Probe(prepared) => {
+            let answers = probe::probe_all(&prepared, settings::probe_timeout(env));
+            let outcome = planner::finish(&args, &prepared, &answers);
+            let said = describe(&outcome, &prepared, &answers);
+            match outcome {
+                Outcome::PassThrough(_) => (args, said),
+                Outcome::Rewrite(r) => (r.argv, said),
+            }
+        }
+    }
+}
+
+fn describe_pass(p: &planner::PassThrough) -> String {
+    if p.detail.is_empty() {
+        format!("pass-through ({})", p.reason.code())
+    } else {
+        format!("pass-through ({}: {})", p.reason.code(), p.detail)
+    }
+}
+
+pub fn describe(outcome: &Outcome, prepared: &Prepared, answers: &[ProbeAnswer]) -> String {
+    let per_url: Vec<String> = prepared
+        .candidates
+        .iter()
+        .zip(answers)
+        .map(|(c, a)| format!("{} {}", a.code(), c.origin.url))
+        .collect();
+    match outcome {
+        Outcome::PassThrough(p) => format!("{} [{}]", describe_pass(p), per_url.join(", ")),
+        Outcome::Rewrite(r) => {
+            let removed = if r.removed.is_empty() {
+                String::new()
+            } else {
+                format!("; removed {}", r.removed.join(", "))
+            };
+            format!(
+                "rewrote {}/{} from {} [{}]{removed}",
+                r.hits.len(),
+                prepared.candidates.len(),
+                prepared.server.base,
+                per_url.join(", ")
+            )
+        }
+    }
+}
