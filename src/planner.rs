@@ -134,6 +134,14 @@ pub struct PlanInput<'a> {
     pub config: &'a dyn ConfigSource,
 }
 
+/// A reason to pass through. A boolean switch (`key` = its name) counts only
+/// in its last state: `-r --no-recursive` is fine.
+struct Block {
+    key: Option<&'static str>,
+    on: bool,
+    pass: PassThrough,
+}
+
 /// Everything the options of one command (argv plus config files) add up to.
 #[derive(Default)]
 struct Facts {
@@ -145,8 +153,8 @@ struct Facts {
     proxy: ProxyOverrides,
     proto: Option<Vec<u8>>,
     write_out: Option<Vec<u8>>,
-    /// Boolean options whose final state decides a pass-through; last one wins.
-    switches: Vec<(&'static str, bool, Reason)>,
+    /// Reasons to pass through, in command-line order (config files first).
+    blocks: Vec<Block>,
     wget_no_config: bool,
 }
 
@@ -176,7 +184,7 @@ fn prepare_inner(input: &PlanInput) -> Result<Prepared, PassThrough> {
 
     let mut facts = Facts::default();
     for occ in &parsed.options {
-        apply(tool, occ, false, &mut facts)?;
+        apply(tool, occ, false, &mut facts);
     }
 
     let config = config_files::load(
@@ -198,10 +206,11 @@ fn prepare_inner(input: &PlanInput) -> Result<Prepared, PassThrough> {
     let mut config_has_url = false;
     for c in &config {
         let before = from_config.url_values.len();
-        apply(tool, &c.occurrence, true, &mut from_config).map_err(|mut p| {
-            p.detail = format!("{} in {}", p.detail, c.file.display());
-            p
-        })?;
+        let first_new = from_config.blocks.len();
+        apply(tool, &c.occurrence, true, &mut from_config);
+        for b in &mut from_config.blocks[first_new..] {
+            b.pass.detail = format!("{} in {}", b.pass.detail, c.file.display());
+        }
         config_has_url |= from_config.url_values.len() > before;
     }
     if tool == Tool::Wget {
@@ -224,11 +233,10 @@ fn prepare_inner(input: &PlanInput) -> Result<Prepared, PassThrough> {
     }
     merge_config_first(&mut facts, from_config);
 
-    // A boolean switch counts in its last state: `-r --no-recursive` is fine.
-    for (i, (long, on, reason)) in facts.switches.iter().enumerate() {
-        let overridden = facts.switches[i + 1..].iter().any(|(n, _, _)| n == long);
-        if *on && !overridden {
-            return Err(PassThrough::new(*reason, format!("--{long}")));
+    for (i, b) in facts.blocks.iter().enumerate() {
+        let overridden = b.key.is_some() && facts.blocks[i + 1..].iter().any(|l| l.key == b.key);
+        if b.on && !overridden {
+            return Err(b.pass.clone());
         }
     }
     if let Some(spec) = &facts.proto {
@@ -294,9 +302,9 @@ fn prepare_inner(input: &PlanInput) -> Result<Prepared, PassThrough> {
 
 /// Config-file settings sit before argv: argv's later settings win.
 fn merge_config_first(facts: &mut Facts, config: Facts) {
-    let mut switches = config.switches;
-    switches.append(&mut facts.switches);
-    facts.switches = switches;
+    let mut blocks = config.blocks;
+    blocks.append(&mut facts.blocks);
+    facts.blocks = blocks;
     facts.needs_ranges |= config.needs_ranges;
     facts.glob_off |= config.glob_off;
     facts.output_document |= config.output_document;
@@ -319,24 +327,29 @@ fn long_name(occ: &Occurrence) -> String {
     format!("--{}", occ.spec.long)
 }
 
-/// Fold one option occurrence into `facts`, or stop with a pass-through.
+/// Fold one option occurrence into `facts`.
 /// `from_config`: the option came from a config file and cannot be removed.
-fn apply(
-    tool: Tool,
-    occ: &Occurrence,
-    from_config: bool,
-    facts: &mut Facts,
-) -> Result<(), PassThrough> {
+fn apply(tool: Tool, occ: &Occurrence, from_config: bool, facts: &mut Facts) {
     let value = occ.value.as_deref().unwrap_or_default();
+    let mut block = |reason: Reason, detail: String| {
+        facts.blocks.push(Block {
+            key: None,
+            on: true,
+            pass: PassThrough::new(reason, detail),
+        })
+    };
     let credential = |facts: &mut Facts, name: String| {
         if from_config {
-            Err(PassThrough::new(Reason::ConfigCredentials, name))
+            facts.blocks.push(Block {
+                key: None,
+                on: true,
+                pass: PassThrough::new(Reason::ConfigCredentials, name),
+            });
         } else {
             facts.credentials.push(Credential {
                 span: occ.span,
                 name,
             });
-            Ok(())
         }
     };
     if tool == Tool::Wget && occ.spec.long == "no-config" {
@@ -345,22 +358,22 @@ fn apply(
     match policy::effect(tool, occ.spec.long) {
         Effect::Neutral => {}
         Effect::Pass(reason) => {
-            if matches!(occ.spec.takes, Takes::Bool | Takes::None) {
-                facts.switches.push((occ.spec.long, occ.enabled, reason));
-            } else {
-                return Err(PassThrough::new(reason, long_name(occ)));
-            }
+            let is_switch = matches!(occ.spec.takes, Takes::Bool | Takes::None);
+            facts.blocks.push(Block {
+                key: is_switch.then_some(occ.spec.long),
+                on: occ.enabled,
+                pass: PassThrough::new(reason, long_name(occ)),
+            });
         }
         Effect::Credential => {
             if occ.enabled {
-                credential(facts, long_name(occ))?;
+                credential(facts, long_name(occ));
             }
         }
         Effect::Url => {
             if value.starts_with(b"@") {
-                return Err(PassThrough::new(Reason::HiddenInput, "--url @file"));
-            }
-            if from_config {
+                block(Reason::HiddenInput, "--url @file".into());
+            } else if from_config {
                 facts.url_values.push(usize::MAX);
             } else if let Some(i) = occ.span.value_index {
                 facts.url_values.push(i);
@@ -370,37 +383,26 @@ fn apply(
             HeaderKind::Neutral => {}
             HeaderKind::Credential => {
                 let name = header_name(value);
-                credential(facts, format!("--header {name}"))?;
+                credential(facts, format!("--header {name}"));
             }
             HeaderKind::Range => facts.needs_ranges = true,
-            HeaderKind::Pass(reason) => {
-                return Err(PassThrough::new(
-                    reason,
-                    format!("--header {}", header_name(value)),
-                ));
-            }
+            HeaderKind::Pass(reason) => block(reason, format!("--header {}", header_name(value))),
         },
         Effect::Cookie => {
             if value.contains(&b'=') {
-                credential(facts, "--cookie name=value".into())?;
+                credential(facts, "--cookie name=value".into());
             }
         }
         Effect::Request => {
             if value != b"GET" {
-                return Err(PassThrough::new(
+                block(
                     Reason::Method,
                     format!("--request {}", String::from_utf8_lossy(value)),
-                ));
+                );
             }
         }
-        Effect::Resume => {
-            if occ.enabled {
-                facts.needs_ranges = true;
-            } else {
-                // wget --no-continue
-                facts.needs_ranges = false;
-            }
-        }
+        // wget --no-continue switches resuming off again.
+        Effect::Resume => facts.needs_ranges = occ.enabled,
         Effect::WriteOut => facts.write_out = Some(value.to_vec()),
         Effect::Proto => facts.proto = Some(value.to_vec()),
         Effect::Proxy => match tool {
@@ -411,7 +413,6 @@ fn apply(
         Effect::GlobOff => facts.glob_off = occ.enabled,
         Effect::OutputDocument => facts.output_document = true,
     }
-    Ok(())
 }
 
 fn header_name(value: &[u8]) -> String {
