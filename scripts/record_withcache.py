@@ -11,9 +11,11 @@ where ARGV is the argv the real tool would be exec'd with:
 An entry is {"exit": N} when the native shim exits without exec'ing.
 
 Run it with the project's virtualenv (scripts/setup-venv installs withcache):
-    .venv/bin/python scripts/record_withcache.py
-It rewrites the fixture files in place (one case per line); everything but
-the "withcache" field is kept as it is.
+    .venv/bin/python scripts/record_withcache.py           # rewrite the fixtures
+    .venv/bin/python scripts/record_withcache.py --check   # compare, change nothing
+Rewriting keeps everything but the "withcache" field as it is (one case per
+line). --check exits 1 and lists every case whose recorded columns differ
+from what withcache does now.
 """
 
 import base64
@@ -167,7 +169,9 @@ def main():
         import withcache  # noqa: F401
     except ImportError:
         sys.exit("withcache is not installed in this Python (run scripts/setup-venv, then .venv/bin/python)")
-    only = sys.argv[1:]
+    check = "--check" in sys.argv[1:]
+    only = [a for a in sys.argv[1:] if a != "--check"]
+    stale = []
     with tempfile.TemporaryDirectory() as fake_dir:
         for name in ("curl", "wget"):
             p = Path(fake_dir) / name
@@ -183,12 +187,21 @@ def main():
                 argv = [decode_arg(a) for a in case["argv"]]
                 env = case_env(defaults, case, fake_dir)
                 answers = answers_of(case.get("probe", defaults.get("probe")))
-                case["withcache"] = {
+                now = {
                     "python": record_python(tool, argv, env, answers),
                     "native": record_native(tool, argv, env, answers, fake_dir),
                 }
-            path.write_text(dump(doc))
-            print(f"recorded {len(doc['cases'])} cases in {path.name}")
+                if check and case.get("withcache") != now:
+                    stale.append(f"{path.name} / {case['name']}: recorded {case.get('withcache')}, now {now}")
+                case["withcache"] = now
+            if check:
+                print(f"checked {len(doc['cases'])} cases in {path.name}")
+            else:
+                path.write_text(dump(doc))
+                print(f"recorded {len(doc['cases'])} cases in {path.name}")
+    if stale:
+        print("\n".join(stale))
+        sys.exit(f"{len(stale)} cases differ from what withcache does now")
 
 
 if __name__ == "__main__":

@@ -1,1 +1,272 @@
-//! Shared helpers for integration tests.
+//! Shared helpers for integration tests: the fake real tool, a loopback cache
+//! host, bounded process runs, and the "skip locally, fail in CI" rule.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+pub fn shim_binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_cacheshim"))
+}
+
+/// A required part is missing: skipped locally, a failure under CI=true.
+pub fn missing_part(what: &str) {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("required test part missing in CI: {what}");
+    }
+    eprintln!("SKIPPED: {what} is not available");
+}
+
+/// The fake real tool (tests/support/fake_real_tool.c), compiled once.
+pub fn fake_tool() -> Option<PathBuf> {
+    static BUILT: OnceLock<Option<PathBuf>> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/fake_real_tool.c");
+            let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+            let out = out_dir.join("fake_real_tool");
+            let ok = Command::new("cc")
+                .arg("-O")
+                .arg("-o")
+                .arg(&out)
+                .arg(&src)
+                .status()
+                .is_ok_and(|s| s.success());
+            ok.then_some(out)
+        })
+        .clone()
+}
+
+/// What the fake real tool saw.
+#[derive(Debug)]
+pub struct FakeRun {
+    pub argv0: OsString,
+    pub args: Vec<OsString>,
+    pub hops: String,
+    pub chain: String,
+}
+
+pub fn parse_fake_output(stdout: &[u8]) -> Option<FakeRun> {
+    let mut records: Vec<&[u8]> = stdout.split(|&b| b == 0).collect();
+    if records.last() == Some(&&b""[..]) {
+        records.pop();
+    }
+    if records.len() < 3 {
+        return None;
+    }
+    let chain = records.pop()?;
+    let hops = records.pop()?;
+    let text = |r: &[u8], prefix: &str| -> Option<String> {
+        Some(String::from_utf8_lossy(r.strip_prefix(prefix.as_bytes())?).into_owned())
+    };
+    Some(FakeRun {
+        argv0: OsString::from_vec(records[0].to_vec()),
+        args: records[1..]
+            .iter()
+            .map(|r| OsString::from_vec(r.to_vec()))
+            .collect(),
+        hops: text(hops, "CACHESHIM_HOPS=")?,
+        chain: text(chain, "CACHESHIM_CHAIN=")?,
+    })
+}
+
+/// Run with a deadline; a shim loop must never hang the suite.
+pub fn run_bounded(cmd: &mut Command, limit: Duration) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let start = Instant::now();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out_t = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = stdout.read_to_end(&mut v);
+        v
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = stderr.read_to_end(&mut v);
+        v
+    });
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("process still running after {limit:?}: {cmd:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    Output {
+        status,
+        stdout: out_t.join().unwrap(),
+        stderr: err_t.join().unwrap(),
+    }
+}
+
+/// A command with a clean environment: only what the test sets.
+pub fn clean_command(program: impl AsRef<OsStr>) -> Command {
+    let mut c = Command::new(program);
+    c.env_clear();
+    c
+}
+
+pub fn os(s: &str) -> OsString {
+    OsString::from(s)
+}
+
+pub fn bytes_arg(b: &[u8]) -> OsString {
+    OsStr::from_bytes(b).to_os_string()
+}
+
+/// One request the cache host saw.
+#[derive(Clone, Debug)]
+pub struct SeenRequest {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl SeenRequest {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Clone)]
+pub struct Route {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// A minimal HTTP/1.1 cache host on 127.0.0.1 with a free port. Unknown paths
+/// answer 404. Stopped (and its thread joined) on drop.
+pub struct CacheHost {
+    pub port: u16,
+    seen: Arc<Mutex<Vec<SeenRequest>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl CacheHost {
+    pub fn start(routes: HashMap<String, Route>) -> CacheHost {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (seen2, stop2) = (seen.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            while !stop2.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((stream, _)) => serve(stream, &routes, &seen2),
+                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
+                }
+            }
+        });
+        CacheHost {
+            port,
+            seen,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn requests(&self) -> Vec<SeenRequest> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+impl Drop for CacheHost {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn serve(stream: TcpStream, routes: &HashMap<String, Route>, seen: &Mutex<Vec<SeenRequest>>) {
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut line = String::new();
+    if reader.read_line(&mut line).is_err() {
+        return;
+    }
+    let mut parts = line.split_whitespace();
+    let method = parts.next().unwrap_or("").to_string();
+    let path = parts.next().unwrap_or("").to_string();
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.push((k.trim().to_string(), v.trim().to_string()));
+        }
+    }
+    seen.lock().unwrap().push(SeenRequest {
+        method: method.clone(),
+        path: path.clone(),
+        headers,
+    });
+    let route = routes.get(&path).cloned().unwrap_or(Route {
+        status: 404,
+        headers: vec![],
+        body: b"not cached\n".to_vec(),
+    });
+    let mut out = stream;
+    let mut head = format!(
+        "HTTP/1.1 {} X\r\nContent-Length: {}\r\nConnection: close\r\n",
+        route.status,
+        route.body.len()
+    );
+    for (k, v) in &route.headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    let _ = out.write_all(head.as_bytes());
+    if method != "HEAD" {
+        let _ = out.write_all(&route.body);
+    }
+}
+
+/// `/b/<token>/<name>` for an origin: computed here independently.
+pub fn cache_path(origin: &str) -> String {
+    use base64::Engine as _;
+    let name = origin
+        .split(['?', '#'])
+        .next()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap();
+    format!(
+        "/b/{}/{name}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(origin)
+    )
+}

@@ -1,0 +1,471 @@
+//! The built binary, symlinked (or copied) as curl and wget, with a fake real
+//! tool that reports its argv and a loopback cache host.
+
+mod common;
+
+use common::*;
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+/// shims/{curl,wget,curlwithcache,wgetwithcache} -> the binary; real/{curl,wget} = fake tool.
+struct Layout {
+    dir: tempfile::TempDir,
+}
+
+impl Layout {
+    fn new() -> Option<Layout> {
+        let Some(fake) = fake_tool() else {
+            missing_part("a C compiler (cc) for the fake real tool");
+            return None;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let shims = dir.path().join("shims");
+        let real = dir.path().join("real");
+        std::fs::create_dir_all(&shims).unwrap();
+        std::fs::create_dir_all(&real).unwrap();
+        for name in ["curl", "wget", "curlwithcache", "wgetwithcache"] {
+            symlink(shim_binary(), shims.join(name)).unwrap();
+        }
+        for name in ["curl", "wget"] {
+            std::fs::copy(&fake, real.join(name)).unwrap();
+        }
+        Some(Layout { dir })
+    }
+
+    fn path(&self, sub: &str) -> PathBuf {
+        self.dir.path().join(sub)
+    }
+
+    fn path_var(&self, dirs: &[&str]) -> OsString {
+        let joined: Vec<String> = dirs
+            .iter()
+            .map(|d| self.path(d).display().to_string())
+            .collect();
+        OsString::from(joined.join(":"))
+    }
+
+    /// `shims/NAME ARGS` with PATH=shims:real and only `env` set.
+    fn run(&self, name: &str, args: &[OsString], env: &[(&str, &str)]) -> std::process::Output {
+        let mut cmd = clean_command(self.path("shims").join(name));
+        cmd.args(args)
+            .env("PATH", self.path_var(&["shims", "real"]));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        run_bounded(&mut cmd, LIMIT)
+    }
+}
+
+fn fake_saw(out: &std::process::Output) -> FakeRun {
+    parse_fake_output(&out.stdout).unwrap_or_else(|| {
+        panic!(
+            "the fake real tool did not run; status {:?}, stderr {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn args(a: &[&str]) -> Vec<OsString> {
+    a.iter().map(|s| os(s)).collect()
+}
+
+fn hit_host(origins: &[&str]) -> CacheHost {
+    let routes = origins
+        .iter()
+        .map(|o| {
+            (
+                cache_path(o),
+                Route {
+                    status: 200,
+                    headers: vec![],
+                    body: b"cached bytes".to_vec(),
+                },
+            )
+        })
+        .collect::<HashMap<_, _>>();
+    CacheHost::start(routes)
+}
+
+#[test]
+fn server_unset_is_a_pure_pass_through_with_no_network() {
+    let Some(l) = Layout::new() else { return };
+    let host = hit_host(&["https://dl.example.com/f.tgz"]);
+    // Any request the shim made, directly or through a proxy, would land here.
+    let proxy = host.url();
+    let out = l.run(
+        "curl",
+        &args(&["-fsSLO", "https://dl.example.com/f.tgz"]),
+        &[
+            ("WITHCACHE_SERVER", ""),
+            ("http_proxy", &proxy),
+            ("ALL_PROXY", &proxy),
+        ],
+    );
+    let saw = fake_saw(&out);
+    assert_eq!(saw.argv0, "curl");
+    assert_eq!(saw.args, args(&["-fsSLO", "https://dl.example.com/f.tgz"]));
+    assert!(
+        host.requests().is_empty(),
+        "requests reached the cache: {:?}",
+        host.requests()
+    );
+}
+
+#[test]
+fn hit_rewrites_only_the_url_and_probes_with_one_head() {
+    let Some(l) = Layout::new() else { return };
+    let origin = "https://dl.example.com/cuda/cuda_12.4.run";
+    let host = hit_host(&[origin]);
+    let out = l.run(
+        "curl",
+        &args(&["-fsSL", "-o", "cuda.run", origin]),
+        &[("WITHCACHE_SERVER", &host.url())],
+    );
+    let saw = fake_saw(&out);
+    let cache_url = format!("{}{}", host.url(), cache_path(origin));
+    assert_eq!(saw.args, args(&["-fsSL", "-o", "cuda.run", &cache_url]));
+    let reqs = host.requests();
+    assert_eq!(reqs.len(), 1, "{reqs:?}");
+    assert_eq!(reqs[0].method, "HEAD");
+    assert_eq!(reqs[0].path, cache_path(origin));
+    let ua = reqs[0].header("user-agent").unwrap_or_default();
+    assert!(ua.starts_with("cacheshim/"), "user agent {ua:?}");
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn miss_passes_the_command_through() {
+    let Some(l) = Layout::new() else { return };
+    let host = hit_host(&[]);
+    let a = args(&["-q", "https://dl.example.com/f.tgz"]);
+    let out = l.run("wget", &a, &[("WITHCACHE_SERVER", &host.url())]);
+    let saw = fake_saw(&out);
+    assert_eq!(saw.argv0, "wget");
+    assert_eq!(saw.args, a);
+    assert_eq!(host.requests().len(), 1);
+}
+
+#[test]
+fn every_name_dispatches_to_its_tool() {
+    let Some(l) = Layout::new() else { return };
+    let origin = "https://dl.example.com/f.tgz";
+    let host = hit_host(&[origin]);
+    for (name, tool) in [
+        ("curl", "curl"),
+        ("curlwithcache", "curl"),
+        ("wget", "wget"),
+        ("wgetwithcache", "wget"),
+    ] {
+        let out = l.run(name, &args(&[origin]), &[("WITHCACHE_SERVER", &host.url())]);
+        let saw = fake_saw(&out);
+        assert_eq!(saw.argv0, tool, "invoked as {name}");
+        assert_eq!(
+            saw.args,
+            vec![os(&format!("{}{}", host.url(), cache_path(origin)))]
+        );
+    }
+}
+
+#[test]
+fn credentials_are_removed_and_never_reach_the_cache_host() {
+    let Some(l) = Layout::new() else { return };
+    let origin = "https://dl.example.com/private.tgz";
+    let host = hit_host(&[origin]);
+    let out = l.run(
+        "curl",
+        &args(&[
+            "-fsu",
+            "alice:s3cret",
+            "-H",
+            "Authorization: Bearer tok",
+            "-O",
+            origin,
+        ]),
+        &[("WITHCACHE_SERVER", &host.url())],
+    );
+    let saw = fake_saw(&out);
+    assert_eq!(
+        saw.args,
+        args(&[
+            "-fs",
+            "-O",
+            &format!("{}{}", host.url(), cache_path(origin))
+        ])
+    );
+    for r in host.requests() {
+        assert!(r.header("authorization").is_none(), "{r:?}");
+        assert!(!format!("{r:?}").contains("s3cret"), "{r:?}");
+    }
+}
+
+#[test]
+fn non_utf8_arguments_survive_byte_for_byte() {
+    let Some(l) = Layout::new() else { return };
+    let origin = "https://dl.example.com/f.tgz";
+    let host = hit_host(&[origin]);
+    let odd = bytes_arg(b"caf\xe9-\xff.tgz");
+    // Pass-through (no server) and rewrite (hit) both keep the bytes.
+    let out = l.run("curl", &[os("-o"), odd.clone(), os(origin)], &[]);
+    assert_eq!(fake_saw(&out).args, vec![os("-o"), odd.clone(), os(origin)]);
+    let out = l.run(
+        "curl",
+        &[os("-o"), odd.clone(), os(origin)],
+        &[("WITHCACHE_SERVER", &host.url())],
+    );
+    let cache_url = os(&format!("{}{}", host.url(), cache_path(origin)));
+    assert_eq!(fake_saw(&out).args, vec![os("-o"), odd, cache_url]);
+    // A non-UTF-8 URL is left alone, not mangled.
+    let weird_url = bytes_arg(b"https://dl.example.com/\xff.tgz");
+    let out = l.run(
+        "wget",
+        &[weird_url.clone()],
+        &[("WITHCACHE_SERVER", &host.url())],
+    );
+    assert_eq!(fake_saw(&out).args, vec![weird_url]);
+}
+
+#[test]
+fn missing_real_tool_is_a_one_line_error_with_127() {
+    let Some(l) = Layout::new() else { return };
+    let mut cmd = clean_command(l.path("shims/curl"));
+    cmd.arg("https://dl.example.com/f.tgz")
+        .env("PATH", l.path_var(&["shims"]));
+    let out = run_bounded(&mut cmd, LIMIT);
+    assert_eq!(out.status.code(), Some(127));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("no real curl") && err.contains("REAL_CURL"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn real_tool_override_and_an_override_that_names_the_shim() {
+    let Some(l) = Layout::new() else { return };
+    let other = l.path("other");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::copy(l.path("real/curl"), other.join("mycurl")).unwrap();
+    let over = other.join("mycurl");
+    let out = l.run(
+        "curl",
+        &args(&["x"]),
+        &[("REAL_CURL", over.to_str().unwrap())],
+    );
+    assert_eq!(fake_saw(&out).argv0, "curl");
+    assert!(out.status.success());
+    // REAL_CURL naming the shim itself is ignored: PATH still finds the real one.
+    let shim = l.path("shims/curl");
+    let out = l.run(
+        "curl",
+        &args(&["x"]),
+        &[("REAL_CURL", shim.to_str().unwrap())],
+    );
+    assert_eq!(fake_saw(&out).args, args(&["x"]));
+}
+
+#[test]
+fn exit_status_of_the_real_tool_is_the_shims() {
+    let Some(l) = Layout::new() else { return };
+    let out = l.run(
+        "curl",
+        &args(&["https://dl.example.com/f.tgz"]),
+        &[("FAKE_EXIT", "42")],
+    );
+    assert_eq!(out.status.code(), Some(42));
+}
+
+#[test]
+fn a_real_tool_that_cannot_be_executed_gives_126() {
+    let Some(l) = Layout::new() else { return };
+    let bad = l.path("bad-curl");
+    std::fs::write(&bad, "this is not a program\n").unwrap();
+    std::fs::set_permissions(&bad, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = l.run(
+        "curl",
+        &args(&["x"]),
+        &[("REAL_CURL", bad.to_str().unwrap())],
+    );
+    assert_eq!(out.status.code(), Some(126));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("cannot run"), "{err}");
+}
+
+#[test]
+fn unreachable_cache_passes_through_quickly() {
+    let Some(l) = Layout::new() else { return };
+    // A port nobody listens on: connection refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = format!("http://127.0.0.1:{port}");
+    let start = Instant::now();
+    let out = l.run(
+        "curl",
+        &args(&["-O", "https://dl.example.com/f.tgz"]),
+        &[("WITHCACHE_SERVER", &server)],
+    );
+    assert_eq!(
+        fake_saw(&out).args,
+        args(&["-O", "https://dl.example.com/f.tgz"])
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn debug_line_goes_to_stderr_only() {
+    let Some(l) = Layout::new() else { return };
+    let origin = "https://dl.example.com/f.tgz";
+    let host = hit_host(&[origin]);
+    let out = l.run(
+        "curl",
+        &args(&["-u", "a:topsecret", origin]),
+        &[("WITHCACHE_SERVER", &host.url()), ("WITHCACHE_DEBUG", "1")],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("rewrote 1/1") && err.contains("removed --user") && err.contains(" ms"),
+        "{err}"
+    );
+    assert!(!err.contains("topsecret"), "{err}");
+    // stdout is exactly the fake tool's output.
+    assert!(parse_fake_output(&out.stdout).is_some());
+    let out = l.run("curl", &args(&[origin]), &[("WITHCACHE_DEBUG", "1")]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("pass-through (no-server)"), "{err}");
+}
+
+// ---- loops: copies, links and chains of shims must end at the real tool ----
+
+fn copy_exec(from: &Path, to: &Path, extra: &[u8]) {
+    let mut bytes = std::fs::read(from).unwrap();
+    bytes.extend_from_slice(extra);
+    std::fs::write(to, bytes).unwrap();
+    std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+fn run_in(l: &Layout, program: &Path, path_dirs: &[&str]) -> std::process::Output {
+    let mut cmd = clean_command(program);
+    cmd.arg("https://dl.example.com/f.tgz")
+        .env("PATH", l.path_var(path_dirs))
+        .env("WITHCACHE_DEBUG", "1");
+    run_bounded(&mut cmd, LIMIT)
+}
+
+fn mkdirs(l: &Layout, dirs: &[&str]) {
+    for d in dirs {
+        std::fs::create_dir_all(l.path(d)).unwrap();
+    }
+}
+
+#[test]
+fn two_identical_copies_on_path_skip_each_other() {
+    let Some(l) = Layout::new() else { return };
+    mkdirs(&l, &["a", "b"]);
+    copy_exec(&shim_binary(), &l.path("a/curl"), b"");
+    copy_exec(&shim_binary(), &l.path("b/curl"), b"");
+    // With a real curl behind them: straight there, no extra hop.
+    let out = run_in(&l, &l.path("a/curl"), &["a", "b", "real"]);
+    let saw = fake_saw(&out);
+    assert_eq!(saw.hops, "1", "{}", String::from_utf8_lossy(&out.stderr));
+    // Without one: a clear 127, not an endless exec loop.
+    let start = Instant::now();
+    let out = run_in(&l, &l.path("a/curl"), &["a", "b"]);
+    assert_eq!(out.status.code(), Some(127));
+    assert!(start.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn two_different_shim_builds_end_within_one_extra_hop() {
+    let Some(l) = Layout::new() else { return };
+    mkdirs(&l, &["a", "b"]);
+    // An "older version": different bytes, still a working shim.
+    copy_exec(&shim_binary(), &l.path("a/curl"), b"\0older build");
+    copy_exec(&shim_binary(), &l.path("b/curl"), b"");
+    let out = run_in(&l, &l.path("a/curl"), &["a", "b", "real"]);
+    let saw = fake_saw(&out);
+    assert_eq!(saw.hops, "2", "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(saw.chain.split(',').count(), 2, "{}", saw.chain);
+    let out = run_in(&l, &l.path("a/curl"), &["a", "b"]);
+    assert_eq!(
+        out.status.code(),
+        Some(127),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn symlink_chains_and_hard_links_are_recognised() {
+    let Some(l) = Layout::new() else { return };
+    mkdirs(&l, &["a", "b", "c", "store"]);
+    // a/curl -> b/link -> the binary
+    symlink(shim_binary(), l.path("b/link")).unwrap();
+    symlink(l.path("b/link"), l.path("a/curl")).unwrap();
+    let out = run_in(&l, &l.path("a/curl"), &["a", "real"]);
+    assert_eq!(fake_saw(&out).hops, "1");
+    // Hard links of one copy in two PATH directories.
+    copy_exec(&shim_binary(), &l.path("store/cacheshim"), b"\0hard");
+    std::fs::hard_link(l.path("store/cacheshim"), l.path("b/curl")).unwrap();
+    std::fs::hard_link(l.path("store/cacheshim"), l.path("c/curl")).unwrap();
+    let out = run_in(&l, &l.path("b/curl"), &["b", "c", "real"]);
+    assert_eq!(fake_saw(&out).hops, "1");
+}
+
+#[test]
+fn hop_cap_stops_with_a_clear_message() {
+    let Some(l) = Layout::new() else { return };
+    let out = l.run("curl", &args(&["x"]), &[("CACHESHIM_HOPS", "20")]);
+    assert_eq!(out.status.code(), Some(127));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("REAL_CURL"), "{err}");
+}
+
+#[test]
+fn a_script_run_by_the_real_tool_can_call_curl_again() {
+    // The chain variable leaks into the real tool's children; it must only
+    // make later shims skip shims, never stop them from caching.
+    let Some(l) = Layout::new() else { return };
+    let origin = "https://dl.example.com/f.tgz";
+    let host = hit_host(&[origin]);
+    let first = l.run("curl", &args(&["x"]), &[]);
+    let saw = fake_saw(&first);
+    let out = l.run(
+        "curl",
+        &args(&[origin]),
+        &[
+            ("WITHCACHE_SERVER", &host.url()),
+            ("CACHESHIM_CHAIN", &saw.chain),
+            ("CACHESHIM_HOPS", &saw.hops),
+        ],
+    );
+    let again = fake_saw(&out);
+    assert_eq!(
+        again.args,
+        vec![os(&format!("{}{}", host.url(), cache_path(origin)))]
+    );
+    assert_eq!(again.hops, "2");
+    let _ = Path::new(&again.argv0).as_os_str().as_bytes();
+}
