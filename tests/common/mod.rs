@@ -34,14 +34,17 @@ pub fn fake_tool() -> Option<PathBuf> {
             let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/fake_real_tool.c");
             let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
             let out = out_dir.join("fake_real_tool");
+            // nextest runs each test in its own process: build under a private
+            // name and rename, so nobody copies a half-written file.
+            let private = out_dir.join(format!("fake_real_tool.{}", std::process::id()));
             let ok = Command::new("cc")
                 .arg("-O")
                 .arg("-o")
-                .arg(&out)
+                .arg(&private)
                 .arg(&src)
                 .status()
                 .is_ok_and(|s| s.success());
-            ok.then_some(out)
+            (ok && std::fs::rename(&private, &out).is_ok()).then_some(out)
         })
         .clone()
 }
