@@ -1,86 +1,336 @@
 //! One HEAD per candidate, all at once, none following redirects, all bounded
-//! by one deadline. 200 = hit; 4xx = miss; anything else = unreachable.
+//! by one deadline. 200 = hit; 4xx = miss; anything else (refused, timeout,
+//! 3xx, 5xx, garbage, oversized headers) = unreachable.
+//!
+//! For an http cache host this is a small HTTP/1.1 client of our own: through
+//! an HTTP proxy it sends the absolute-form request curl and wget send
+//! (`HEAD http://cache/… HTTP/1.1`), where ureq would tunnel with CONNECT, a
+//! method many proxies only allow to port 443. Each probe runs on its own
+//! thread and the caller waits only until the deadline, so even a DNS lookup
+//! that hangs cannot make the shim wait longer (the thread dies with exec).
+//! An https cache host needs the `tls` feature (ureq with rustls; curl also
+//! uses CONNECT for https).
 
 use crate::planner::{Prepared, ProbeAnswer};
 use crate::route::ProbeRoute;
-use std::time::Duration;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 pub const USER_AGENT: &str = concat!("cacheshim/", env!("CARGO_PKG_VERSION"));
 
+/// Headers larger than this are not a cache host we want to trust.
+const MAX_HEADER_BYTES: usize = 64 * 1024;
+
 pub fn probe_all(prepared: &Prepared, timeout: Duration) -> Vec<ProbeAnswer> {
-    let agent = match agent(&prepared.route, timeout) {
-        Some(a) => a,
-        None => return vec![ProbeAnswer::Unreachable; prepared.candidates.len()],
-    };
-    let urls: Vec<&str> = prepared
+    let deadline = Instant::now() + timeout;
+    let urls: Vec<String> = prepared
         .candidates
         .iter()
-        .map(|c| c.cache_url.as_str())
+        .map(|c| c.cache_url.clone())
         .collect();
-    if let [only] = urls.as_slice() {
-        return vec![head(&agent, only)];
-    }
-    // Same URL twice in one command: ask once.
-    let mut unique: Vec<&str> = urls.clone();
+    let mut unique = urls.clone();
     unique.sort_unstable();
     unique.dedup();
-    let answers: Vec<(&str, ProbeAnswer)> = std::thread::scope(|s| {
-        let handles: Vec<_> = unique
-            .iter()
-            .map(|&u| {
-                let agent = agent.clone();
-                (u, s.spawn(move || head(&agent, u)))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|(u, h)| (u, h.join().unwrap_or(ProbeAnswer::Unreachable)))
-            .collect()
-    });
+    let (tx, rx) = mpsc::channel();
+    for (i, url) in unique.iter().enumerate() {
+        let tx = tx.clone();
+        let url = url.clone();
+        let route = prepared.route.clone();
+        // Detached on purpose: a probe still stuck at the deadline is simply
+        // not waited for.
+        std::thread::spawn(move || {
+            let _ = tx.send((i, head(&url, &route, deadline)));
+        });
+    }
+    drop(tx);
+    let mut answers = vec![ProbeAnswer::Unreachable; unique.len()];
+    let mut pending = unique.len();
+    while pending > 0 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok((i, a)) => {
+                answers[i] = a;
+                pending -= 1;
+            }
+            Err(_) => break,
+        }
+    }
     urls.iter()
-        .map(|u| {
-            answers
-                .iter()
-                .find(|(v, _)| v == u)
-                .map(|(_, a)| *a)
-                .unwrap_or(ProbeAnswer::Unreachable)
-        })
+        .map(|u| answers[unique.binary_search(u).expect("deduplicated from urls")])
         .collect()
 }
 
-fn agent(route: &ProbeRoute, timeout: Duration) -> Option<ureq::Agent> {
+fn head(url: &str, route: &ProbeRoute, deadline: Instant) -> ProbeAnswer {
+    if url.starts_with("https://") {
+        return https_head(url, route, deadline);
+    }
+    match http_head(url, route, deadline) {
+        Ok(answer) => answer,
+        Err(_) => ProbeAnswer::Unreachable,
+    }
+}
+
+/// Splits `http://authority/path` into (authority, host, port, path).
+fn split_http_url(url: &str) -> Option<(&str, String, u16, &str)> {
+    let rest = url.strip_prefix("http://")?;
+    let slash = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(slash);
+    let (host, port) = split_host_port(authority, 80)?;
+    Some((
+        authority,
+        host,
+        port,
+        if path.is_empty() { "/" } else { path },
+    ))
+}
+
+/// `host`, `host:port`, `[v6]`, `[v6]:port`.
+pub fn split_host_port(authority: &str, default_port: u16) -> Option<(String, u16)> {
+    if let Some(inner) = authority.strip_prefix('[') {
+        let close = inner.find(']')?;
+        let port = match &inner[close + 1..] {
+            "" => default_port,
+            p => p.strip_prefix(':')?.parse().ok()?,
+        };
+        return Some((inner[..close].to_string(), port));
+    }
+    match authority.rsplit_once(':') {
+        Some((h, p)) => Some((h.to_string(), p.parse().ok()?)),
+        None => Some((authority.to_string(), default_port)),
+    }
+}
+
+fn http_head(url: &str, route: &ProbeRoute, deadline: Instant) -> std::io::Result<ProbeAnswer> {
+    let bad = || std::io::Error::from(std::io::ErrorKind::InvalidInput);
+    let (authority, host, port, path) = split_http_url(url).ok_or_else(bad)?;
+    let (connect_host, connect_port, target, proxy_auth) = match route {
+        ProbeRoute::Direct => (host, port, path.to_string(), None),
+        ProbeRoute::HttpProxy(proxy) => {
+            let p = proxy
+                .strip_prefix("http://")
+                .unwrap_or(proxy)
+                .trim_end_matches('/');
+            let (userinfo, hostport) = match p.rsplit_once('@') {
+                Some((u, h)) => (Some(u), h),
+                None => (None, p),
+            };
+            let (ph, pp) = split_host_port(hostport, 1080).ok_or_else(bad)?;
+            (ph, pp, url.to_string(), userinfo.map(basic_auth))
+        }
+    };
+    let mut stream = connect(&connect_host, connect_port, deadline)?;
+    let mut request = format!(
+        "HEAD {target} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: {USER_AGENT}\r\nAccept: */*\r\nConnection: close\r\n"
+    );
+    if let Some(auth) = proxy_auth {
+        request.push_str(&format!("Proxy-Authorization: Basic {auth}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.set_write_timeout(Some(remaining(deadline)?))?;
+    stream.write_all(request.as_bytes())?;
+    let head = read_head(&mut stream, deadline)?;
+    parse_head(&head).ok_or_else(bad)
+}
+
+fn remaining(deadline: Instant) -> std::io::Result<Duration> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        Err(std::io::ErrorKind::TimedOut.into())
+    } else {
+        Ok(left)
+    }
+}
+
+fn connect(host: &str, port: u16, deadline: Instant) -> std::io::Result<TcpStream> {
+    let addrs: Vec<SocketAddr> = (host, port).to_socket_addrs()?.collect();
+    let mut last = std::io::Error::from(std::io::ErrorKind::NotFound);
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, remaining(deadline)?) {
+            Ok(s) => {
+                let _ = s.set_nodelay(true);
+                return Ok(s);
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// Reads up to the blank line that ends the response head.
+fn read_head(stream: &mut TcpStream, deadline: Instant) -> std::io::Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 4096];
+    loop {
+        stream.set_read_timeout(Some(remaining(deadline)?))?;
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        let scan_from = buf.len().saturating_sub(3);
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(end) = buf[scan_from..].windows(4).position(|w| w == b"\r\n\r\n") {
+            buf.truncate(scan_from + end);
+            return Ok(buf);
+        }
+        if buf.len() > MAX_HEADER_BYTES {
+            return Err(std::io::ErrorKind::InvalidData.into());
+        }
+    }
+}
+
+/// Status line and `Accept-Ranges` of a response head.
+pub fn parse_head(head: &[u8]) -> Option<ProbeAnswer> {
+    let text = std::str::from_utf8(head).ok()?;
+    let mut lines = text.split("\r\n");
+    let status_line = lines.next()?;
+    let mut parts = status_line.splitn(3, ' ');
+    let version = parts.next()?;
+    if !version.starts_with("HTTP/1.") {
+        return None;
+    }
+    let code = parts.next()?;
+    if code.len() != 3 {
+        return None;
+    }
+    let status: u16 = code.parse().ok()?;
+    let accepts_ranges = lines.any(|l| {
+        l.split_once(':').is_some_and(|(k, v)| {
+            k.trim().eq_ignore_ascii_case("accept-ranges")
+                && v.split(',').any(|t| t.trim().eq_ignore_ascii_case("bytes"))
+        })
+    });
+    Some(answer_for_status(status, accepts_ranges))
+}
+
+pub fn answer_for_status(status: u16, accepts_ranges: bool) -> ProbeAnswer {
+    match status {
+        200 => ProbeAnswer::Hit { accepts_ranges },
+        400..=499 => ProbeAnswer::Miss,
+        _ => ProbeAnswer::Unreachable,
+    }
+}
+
+/// `user:pass` as written in a proxy URL (percent-escapes decoded), base64.
+fn basic_auth(userinfo: &str) -> String {
+    use base64::Engine as _;
+    let mut raw = Vec::new();
+    let b = userinfo.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Some(v) = std::str::from_utf8(&b[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            raw.push(v);
+            i += 3;
+            continue;
+        }
+        raw.push(b[i]);
+        i += 1;
+    }
+    base64::engine::general_purpose::STANDARD.encode(raw)
+}
+
+#[cfg(feature = "tls")]
+fn https_head(url: &str, route: &ProbeRoute, deadline: Instant) -> ProbeAnswer {
     let proxy = match route {
         ProbeRoute::Direct => None,
-        ProbeRoute::HttpProxy(url) => Some(ureq::Proxy::new(url).ok()?),
+        ProbeRoute::HttpProxy(p) => match ureq::Proxy::new(p) {
+            Ok(p) => Some(p),
+            Err(_) => return ProbeAnswer::Unreachable,
+        },
     };
-    let config = ureq::Agent::config_builder()
-        .timeout_global(Some(timeout))
+    let Ok(left) = remaining(deadline) else {
+        return ProbeAnswer::Unreachable;
+    };
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(left))
         .max_redirects(0)
         .http_status_as_error(false)
         .user_agent(USER_AGENT)
         .proxy(proxy)
-        .build();
-    Some(config.into())
-}
-
-fn head(agent: &ureq::Agent, url: &str) -> ProbeAnswer {
+        .build()
+        .into();
     match agent.head(url).call() {
         Ok(resp) => {
-            let status = resp.status().as_u16();
-            match status {
-                200 => ProbeAnswer::Hit {
-                    accepts_ranges: resp
-                        .headers()
-                        .get("accept-ranges")
-                        .and_then(|v| v.to_str().ok())
-                        .is_some_and(|v| {
-                            v.split(',').any(|t| t.trim().eq_ignore_ascii_case("bytes"))
-                        }),
-                },
-                400..=499 => ProbeAnswer::Miss,
-                _ => ProbeAnswer::Unreachable,
-            }
+            let ranges = resp
+                .headers()
+                .get("accept-ranges")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("bytes")));
+            answer_for_status(resp.status().as_u16(), ranges)
         }
         Err(_) => ProbeAnswer::Unreachable,
+    }
+}
+
+#[cfg(not(feature = "tls"))]
+fn https_head(_url: &str, _route: &ProbeRoute, _deadline: Instant) -> ProbeAnswer {
+    // The planner passes https servers through in this build; never reached.
+    ProbeAnswer::Unreachable
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_lines_and_ranges() {
+        let hit = ProbeAnswer::Hit {
+            accepts_ranges: false,
+        };
+        assert_eq!(
+            parse_head(b"HTTP/1.1 200 OK\r\nContent-Length: 3"),
+            Some(hit)
+        );
+        assert_eq!(
+            parse_head(b"HTTP/1.0 200 OK\r\naccept-ranges: none, Bytes"),
+            Some(ProbeAnswer::Hit {
+                accepts_ranges: true
+            })
+        );
+        assert_eq!(
+            parse_head(b"HTTP/1.1 404 Not Found"),
+            Some(ProbeAnswer::Miss)
+        );
+        assert_eq!(parse_head(b"HTTP/1.1 410 Gone"), Some(ProbeAnswer::Miss));
+        assert_eq!(
+            parse_head(b"HTTP/1.1 302 Found\r\nLocation: /x"),
+            Some(ProbeAnswer::Unreachable)
+        );
+        assert_eq!(
+            parse_head(b"HTTP/1.1 503 Busy"),
+            Some(ProbeAnswer::Unreachable)
+        );
+        assert_eq!(parse_head(b"SSH-2.0-OpenSSH_9.2"), None);
+        assert_eq!(parse_head(b"HTTP/1.1 20 OK"), None);
+        assert_eq!(parse_head(b"\xff\xfe"), None);
+    }
+
+    #[test]
+    fn authorities() {
+        assert_eq!(split_host_port("h", 80), Some(("h".into(), 80)));
+        assert_eq!(split_host_port("h:8081", 80), Some(("h".into(), 8081)));
+        assert_eq!(
+            split_host_port("[::1]:8081", 80),
+            Some(("::1".into(), 8081))
+        );
+        assert_eq!(split_host_port("[::1]", 80), Some(("::1".into(), 80)));
+        assert_eq!(split_host_port("h:x", 80), None);
+        assert_eq!(
+            split_http_url("http://[::1]:9/b/t/f.tgz"),
+            Some(("[::1]:9", "::1".into(), 9, "/b/t/f.tgz"))
+        );
+    }
+
+    #[test]
+    fn proxy_credentials_are_decoded_before_encoding() {
+        // "u:p w" -> dTpwIHc=
+        assert_eq!(basic_auth("u:p%20w"), "dTpwIHc=");
+        assert_eq!(basic_auth("u:p"), "dTpw");
     }
 }

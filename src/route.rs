@@ -48,7 +48,7 @@ pub fn probe_route(
     match proxy {
         None => Ok(ProbeRoute::Direct),
         Some(p) if p.trim().is_empty() => Ok(ProbeRoute::Direct),
-        Some(p) => http_proxy_url(p.trim()).map(ProbeRoute::HttpProxy),
+        Some(p) => http_proxy_url(p.trim(), default_proxy_port(tool)).map(ProbeRoute::HttpProxy),
     }
 }
 
@@ -91,13 +91,37 @@ pub fn host_in_no_proxy(host: &str, list: &str) -> bool {
         })
 }
 
-/// Only plain HTTP proxies can carry the probe (no TLS, no SOCKS).
-fn http_proxy_url(p: &str) -> Result<String, String> {
-    match p.find("://") {
-        None => Ok(format!("http://{p}")),
-        Some(i) if p[..i].eq_ignore_ascii_case("http") => Ok(p.to_string()),
-        Some(i) => Err(format!("{} proxy", &p[..i])),
+/// A proxy given without a port: curl uses 1080, wget the http default.
+fn default_proxy_port(tool: Tool) -> u16 {
+    match tool {
+        Tool::Curl => 1080,
+        Tool::Wget => 80,
     }
+}
+
+/// Only plain HTTP proxies can carry the probe (no TLS, no SOCKS). The
+/// result always names its port: `http://[user:pass@]host:port`.
+fn http_proxy_url(p: &str, default_port: u16) -> Result<String, String> {
+    let rest = match p.find("://") {
+        None => p,
+        Some(i) if p[..i].eq_ignore_ascii_case("http") => &p[i + 3..],
+        Some(i) => return Err(format!("{} proxy", &p[..i])),
+    };
+    let rest = rest.split('/').next().unwrap_or_default();
+    let hostport = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    let has_port = if let Some(after) = hostport.strip_prefix('[') {
+        after.contains("]:")
+    } else {
+        hostport.contains(':')
+    };
+    if hostport.is_empty() {
+        return Err("proxy without a host".into());
+    }
+    Ok(if has_port {
+        format!("http://{rest}")
+    } else {
+        format!("http://{rest}:{default_port}")
+    })
 }
 
 #[cfg(test)]
@@ -131,6 +155,15 @@ mod tests {
         assert_eq!(
             probe_route(Tool::Curl, &server(), &none, &e),
             Ok(ProbeRoute::HttpProxy("http://p:3128".into()))
+        );
+        let e = env(&[("http_proxy", "http://u:p@p/")]);
+        assert_eq!(
+            probe_route(Tool::Curl, &server(), &none, &e),
+            Ok(ProbeRoute::HttpProxy("http://u:p@p:1080".into()))
+        );
+        assert_eq!(
+            probe_route(Tool::Wget, &server(), &none, &e),
+            Ok(ProbeRoute::HttpProxy("http://u:p@p:80".into()))
         );
         let e = env(&[("ALL_PROXY", "socks5://p:1080")]);
         assert!(probe_route(Tool::Curl, &server(), &none, &e).is_err());
