@@ -9,6 +9,7 @@ pub mod cache_url;
 pub mod cli;
 pub mod cmdline;
 pub mod config_files;
+pub mod down_memory;
 pub mod env_view;
 pub mod exec;
 pub mod invocation;

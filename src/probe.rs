@@ -20,10 +20,38 @@ use std::time::{Duration, Instant};
 
 pub const USER_AGENT: &str = concat!("cacheshim/", env!("CARGO_PKG_VERSION"));
 
+/// How the real tool puts a URL's bytes on the request line; the probe does
+/// the same, so a server that rejects one rejects the other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TargetBytes {
+    /// curl and GNU wget: spaces, controls and non-ASCII bytes as `%XX`.
+    Escaped,
+    /// BusyBox wget: as written.
+    Raw,
+}
+
+/// The request target as the real tool would send it.
+pub fn request_target(url_part: &str, bytes: TargetBytes) -> String {
+    match bytes {
+        TargetBytes::Raw => url_part.to_string(),
+        TargetBytes::Escaped => {
+            let mut out = String::with_capacity(url_part.len());
+            for &b in url_part.as_bytes() {
+                if b <= b' ' || b >= 0x7f {
+                    out.push_str(&format!("%{b:02X}"));
+                } else {
+                    out.push(b as char);
+                }
+            }
+            out
+        }
+    }
+}
+
 /// Headers larger than this are not a cache host we want to trust.
 const MAX_HEADER_BYTES: usize = 64 * 1024;
 
-pub fn probe_all(prepared: &Prepared, timeout: Duration) -> Vec<ProbeAnswer> {
+pub fn probe_all(prepared: &Prepared, timeout: Duration, bytes: TargetBytes) -> Vec<ProbeAnswer> {
     let deadline = Instant::now() + timeout;
     let urls: Vec<String> = prepared
         .candidates
@@ -41,7 +69,7 @@ pub fn probe_all(prepared: &Prepared, timeout: Duration) -> Vec<ProbeAnswer> {
         // Detached on purpose: a probe still stuck at the deadline is simply
         // not waited for.
         std::thread::spawn(move || {
-            let _ = tx.send((i, head(&url, &route, deadline)));
+            let _ = tx.send((i, head(&url, &route, deadline, bytes)));
         });
     }
     drop(tx);
@@ -62,11 +90,11 @@ pub fn probe_all(prepared: &Prepared, timeout: Duration) -> Vec<ProbeAnswer> {
         .collect()
 }
 
-fn head(url: &str, route: &ProbeRoute, deadline: Instant) -> ProbeAnswer {
+fn head(url: &str, route: &ProbeRoute, deadline: Instant, bytes: TargetBytes) -> ProbeAnswer {
     if url.starts_with("https://") {
         return https_head(url, route, deadline);
     }
-    match http_head(url, route, deadline) {
+    match http_head(url, route, deadline, bytes) {
         Ok(answer) => answer,
         Err(_) => ProbeAnswer::Unreachable,
     }
@@ -102,11 +130,16 @@ pub fn split_host_port(authority: &str, default_port: u16) -> Option<(String, u1
     }
 }
 
-fn http_head(url: &str, route: &ProbeRoute, deadline: Instant) -> std::io::Result<ProbeAnswer> {
+fn http_head(
+    url: &str,
+    route: &ProbeRoute,
+    deadline: Instant,
+    bytes: TargetBytes,
+) -> std::io::Result<ProbeAnswer> {
     let bad = || std::io::Error::from(std::io::ErrorKind::InvalidInput);
     let (authority, host, port, path) = split_http_url(url).ok_or_else(bad)?;
     let (connect_host, connect_port, target, proxy_auth) = match route {
-        ProbeRoute::Direct => (host, port, path.to_string(), None),
+        ProbeRoute::Direct => (host, port, request_target(path, bytes), None),
         ProbeRoute::HttpProxy(proxy) => {
             let p = proxy
                 .strip_prefix("http://")
@@ -117,7 +150,7 @@ fn http_head(url: &str, route: &ProbeRoute, deadline: Instant) -> std::io::Resul
                 None => (None, p),
             };
             let (ph, pp) = split_host_port(hostport, 1080).ok_or_else(bad)?;
-            (ph, pp, url.to_string(), userinfo.map(basic_auth))
+            (ph, pp, request_target(url, bytes), userinfo.map(basic_auth))
         }
     };
     let mut stream = connect(&connect_host, connect_port, deadline)?;
@@ -309,6 +342,20 @@ mod tests {
         assert_eq!(parse_head(b"SSH-2.0-OpenSSH_9.2"), None);
         assert_eq!(parse_head(b"HTTP/1.1 20 OK"), None);
         assert_eq!(parse_head(b"\xff\xfe"), None);
+    }
+
+    #[test]
+    fn request_targets_like_the_real_tools() {
+        let p = "/b/T/файл ü.bin";
+        assert_eq!(
+            request_target(p, TargetBytes::Escaped),
+            "/b/T/%D1%84%D0%B0%D0%B9%D0%BB%20%C3%BC.bin"
+        );
+        assert_eq!(request_target(p, TargetBytes::Raw), p);
+        assert_eq!(
+            request_target("/b/T/a%20b{1}.tgz", TargetBytes::Escaped),
+            "/b/T/a%20b{1}.tgz"
+        );
     }
 
     #[test]

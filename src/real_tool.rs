@@ -100,6 +100,18 @@ pub fn locate_real_tool(
     None
 }
 
+/// BusyBox wget puts URL bytes on the wire as written (curl and GNU wget
+/// escape them); known by the multi-call binary's name behind the links.
+pub fn is_busybox(real: &Path) -> bool {
+    std::fs::canonicalize(real)
+        .ok()
+        .and_then(|p| {
+            p.file_name()
+                .map(|n| n.as_bytes().windows(7).any(|w| w == b"busybox"))
+        })
+        .unwrap_or(false)
+}
+
 /// The real file system.
 pub struct RealExecutables;
 

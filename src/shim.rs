@@ -2,15 +2,18 @@
 //! (pure planner + one probe), say what was decided if asked, exec.
 
 use crate::config_files::RealFiles;
+use crate::down_memory::DownMemory;
 use crate::env_view::{EnvView, ProcessEnv};
 use crate::exec::{exec_real_tool, exit_status_for};
 use crate::loop_guard::{self, Chain};
 use crate::planner::{self, Outcome, PlanInput, Preparation, Prepared, ProbeAnswer};
+use crate::policy::Reason;
+use crate::probe::TargetBytes;
 use crate::real_tool::{self, RealExecutables};
 use crate::tool::Tool;
 use crate::{probe, settings};
 use std::ffi::{OsStr, OsString};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 /// Returns only when the real tool could not be run: the exit status to use.
 pub fn run(tool: Tool, argv0: &OsStr, args: Vec<OsString>) -> i32 {
@@ -47,7 +50,12 @@ pub fn run(tool: Tool, argv0: &OsStr, args: Vec<OsString>) -> i32 {
         return 127;
     };
     let debug = settings::debug_enabled(&env);
-    let (final_args, said) = decide(tool, args, &env);
+    let target_bytes = if tool == Tool::Wget && real_tool::is_busybox(&real.path) {
+        TargetBytes::Raw
+    } else {
+        TargetBytes::Escaped
+    };
+    let (final_args, said) = decide(tool, args, &env, target_bytes);
     if debug {
         let skipped = if real.skipped.is_empty() {
             String::new()
@@ -74,7 +82,12 @@ pub fn run(tool: Tool, argv0: &OsStr, args: Vec<OsString>) -> i32 {
 }
 
 /// The final argv and a one-line account of the decision.
-fn decide(tool: Tool, args: Vec<OsString>, env: &dyn EnvView) -> (Vec<OsString>, String) {
+fn decide(
+    tool: Tool,
+    args: Vec<OsString>,
+    env: &dyn EnvView,
+    target_bytes: TargetBytes,
+) -> (Vec<OsString>, String) {
     if settings::server_setting(tool, env).is_none() {
         // Pure pass-through: no parsing, no network, no files.
         return (args, "pass-through (no-server)".into());
@@ -91,7 +104,25 @@ fn decide(tool: Tool, args: Vec<OsString>, env: &dyn EnvView) -> (Vec<OsString>,
             (args, said)
         }
         Preparation::Probe(prepared) => {
-            let answers = probe::probe_all(&prepared, settings::probe_timeout(env));
+            let memory = DownMemory::open(env);
+            let base = &prepared.server.base;
+            if let Some(left) = memory
+                .as_ref()
+                .and_then(|m| m.down_for(base, SystemTime::now()))
+            {
+                let said = format!(
+                    "pass-through ({}: {base} did not answer; retrying in {:.0} s)",
+                    Reason::CacheDown.code(),
+                    left.as_secs_f64().ceil()
+                );
+                return (args, said);
+            }
+            let answers = probe::probe_all(&prepared, settings::probe_timeout(env), target_bytes);
+            if answers.iter().all(|a| *a == ProbeAnswer::Unreachable)
+                && let Some(m) = &memory
+            {
+                m.mark_down(base);
+            }
             let outcome = planner::finish(&args, &prepared, &answers);
             let said = describe(&outcome, &prepared, &answers);
             match outcome {

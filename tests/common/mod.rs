@@ -273,3 +273,4 @@ pub fn cache_path(origin: &str) -> String {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(origin)
     )
 }
+pub mod servers;
