@@ -27,7 +27,7 @@ pub fn ttl(env: &dyn EnvView) -> Option<Duration> {
         .and_then(|v| v.trim().parse::<f64>().ok())
         .filter(|s| s.is_finite() && *s >= 0.0 && *s <= 86_400.0)
     {
-        Some(s) if s == 0.0 => None,
+        Some(0.0) => None,
         Some(s) => Some(Duration::from_secs_f64(s)),
         None => Some(DEFAULT_TTL),
     }
