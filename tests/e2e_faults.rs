@@ -1,0 +1,466 @@
+//! Every way the cache host can fail ends exactly like the direct download,
+//! within the probe timeout; credentials never reach the cache host; a proxy
+//! carries the probe the same way it carries the real tool; a dead cache
+//! costs one timeout, not one per call.
+
+mod common;
+
+use common::servers::*;
+use common::*;
+use std::collections::HashMap;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const PROBE_TIMEOUT: &str = "1";
+
+struct Bench {
+    origin: TestServer,
+    body: Vec<u8>,
+    url: String,
+    shims: tempfile::TempDir,
+    curl: PathBuf,
+    wget: PathBuf,
+}
+
+impl Bench {
+    fn new() -> Option<Bench> {
+        let (Some(curl), Some(wget)) = (which("curl"), which("wget")) else {
+            missing_part("curl and wget (Debian packages)");
+            return None;
+        };
+        let body: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let mut files = HashMap::new();
+        files.insert(b"/pub/a.bin".to_vec(), body.clone());
+        files.insert(b"/pub/b.bin".to_vec(), body[..1000].to_vec());
+        let origin = origin(files, HashMap::new());
+        let url = format!("{}/pub/a.bin", origin.url());
+        let shims = tempfile::tempdir().unwrap();
+        for name in ["curl", "wget"] {
+            symlink(shim_binary(), shims.path().join(name)).unwrap();
+        }
+        Some(Bench {
+            origin,
+            body,
+            url,
+            shims,
+            curl,
+            wget,
+        })
+    }
+
+    /// (exit code, stdout, file "f" if any, elapsed)
+    fn run(
+        &self,
+        program: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> (Option<i32>, Vec<u8>, Option<Vec<u8>>, Duration) {
+        let work = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(program);
+        cmd.env_clear()
+            .env(
+                "PATH",
+                format!("{}:/usr/bin:/bin", self.shims.path().display()),
+            )
+            .env("HOME", work.path())
+            .current_dir(work.path())
+            .args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let start = Instant::now();
+        let out = run_bounded(&mut cmd, Duration::from_secs(60));
+        let elapsed = start.elapsed();
+        (
+            out.status.code(),
+            out.stdout,
+            std::fs::read(work.path().join("f")).ok(),
+            elapsed,
+        )
+    }
+
+    fn shim(&self, name: &str) -> PathBuf {
+        self.shims.path().join(name)
+    }
+}
+
+/// Cache hosts that are broken in every way we could think of.
+fn faulty_host(kind: &str, origin_url: &str) -> Option<TestServer> {
+    let origin_url = origin_url.to_string();
+    Some(match kind {
+        "refused" => return None,
+        "blackhole" => TestServer::start(|_| Reply::Hang),
+        "slow-headers" => TestServer::start(|_| {
+            Reply::Delayed(
+                Duration::from_secs(3),
+                Box::new(Reply::Http {
+                    status: 200,
+                    headers: vec![],
+                    body: b"late".to_vec(),
+                }),
+            )
+        }),
+        "500" => TestServer::start(|_| Reply::Http {
+            status: 500,
+            headers: vec![],
+            body: b"internal error".to_vec(),
+        }),
+        "garbage" => {
+            TestServer::start(|_| Reply::Raw(b"SSH-2.0-OpenSSH_9.2p1 Debian\r\n".to_vec()))
+        }
+        "redirect" => TestServer::start(move |_| Reply::Http {
+            status: 302,
+            headers: vec![("Location".into(), origin_url.clone())],
+            body: vec![],
+        }),
+        "oversized-headers" => TestServer::start(|_| Reply::Http {
+            status: 200,
+            headers: vec![("X-Padding".into(), "x".repeat(200 * 1024))],
+            body: b"ok".to_vec(),
+        }),
+        _ => unreachable!(),
+    })
+}
+
+#[test]
+fn every_cache_fault_ends_like_the_direct_download_within_the_probe_timeout() {
+    let Some(b) = Bench::new() else { return };
+    let limit = Duration::from_secs_f64(PROBE_TIMEOUT.parse::<f64>().unwrap() + 1.5);
+    let mut report = Vec::new();
+    for kind in [
+        "refused",
+        "blackhole",
+        "slow-headers",
+        "500",
+        "garbage",
+        "redirect",
+        "oversized-headers",
+    ] {
+        let host = faulty_host(kind, &b.url);
+        let server = match &host {
+            Some(h) => h.url(),
+            None => format!("http://127.0.0.1:{}", free_port()),
+        };
+        for (tool, real, args) in [
+            ("curl", &b.curl, vec!["-fsS", "-o", "f", b.url.as_str()]),
+            ("wget", &b.wget, vec!["-q", "-O", "f", b.url.as_str()]),
+        ] {
+            let direct = b.run(real, &args, &[]);
+            let env = [
+                ("WITHCACHE_SERVER", server.as_str()),
+                ("WITHCACHE_PROBE_TIMEOUT", PROBE_TIMEOUT),
+                ("WITHCACHE_DOWN_TTL", "0"),
+            ];
+            let shim = b.run(&b.shim(tool), &args, &env);
+            assert_eq!(direct.0, shim.0, "{kind}/{tool}: exit code");
+            assert_eq!(direct.1, shim.1, "{kind}/{tool}: stdout");
+            assert_eq!(
+                shim.2.as_deref(),
+                Some(b.body.as_slice()),
+                "{kind}/{tool}: file"
+            );
+            assert!(
+                shim.3 < limit,
+                "{kind}/{tool}: took {:?} (limit {limit:?})",
+                shim.3
+            );
+            report.push(format!(
+                "{kind:>17} {tool}: direct {:>6.1} ms, shim {:>7.1} ms",
+                direct.3.as_secs_f64() * 1e3,
+                shim.3.as_secs_f64() * 1e3
+            ));
+        }
+    }
+    println!(
+        "fault timings (probe timeout {PROBE_TIMEOUT} s):\n{}",
+        report.join("\n")
+    );
+}
+
+#[test]
+fn a_body_cut_after_a_good_head_is_reported_by_curl_and_cannot_be_undone() {
+    // The one fault no shim can fix: the HEAD was fine, the real tool has
+    // been exec'd, then the cache host dies mid-transfer. curl reports a
+    // partial transfer (exit 18) exactly as it would from any server; the
+    // README says so.
+    let Some(b) = Bench::new() else { return };
+    let body = b.body.clone();
+    let host = TestServer::start(move |req| {
+        if req.method == "HEAD" {
+            Reply::Http {
+                status: 200,
+                headers: vec![("Content-Length".into(), body.len().to_string())],
+                body: vec![],
+            }
+        } else {
+            Reply::CutBody {
+                body: body.clone(),
+                cut_at: 1000,
+            }
+        }
+    });
+    let env = [
+        ("WITHCACHE_SERVER", host.url()),
+        ("WITHCACHE_DOWN_TTL", "0".into()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (code, _, file, _) = b.run(&b.shim("curl"), &["-sS", "-o", "f", &b.url], &env);
+    assert_eq!(code, Some(18), "curl: partial file");
+    assert_eq!(file.map(|f| f.len()), Some(1000));
+}
+
+#[test]
+fn credentials_never_reach_the_cache_host() {
+    let Some(b) = Bench::new() else { return };
+    let Some(nginx) = Nginx::start() else { return };
+    nginx.put(&b.url, &b.body);
+    let miss = format!("{}/pub/b.bin", b.origin.url());
+    let in_url = b.url.replace("http://", "http://alice:SECRET8@");
+    let signed = format!("{}?X-Amz-Signature=SECRET9", b.url);
+    let cases: Vec<(&str, Vec<&str>)> = vec![
+        (
+            "curl",
+            vec!["-fsS", "-u", "alice:SECRET1", "-o", "f", &b.url],
+        ),
+        (
+            "curl",
+            vec![
+                "-fsS",
+                "-H",
+                "Authorization: Bearer SECRET2",
+                "-o",
+                "f",
+                &b.url,
+            ],
+        ),
+        (
+            "curl",
+            vec!["-fsS", "-b", "session=SECRET3", "-o", "f", &b.url],
+        ),
+        (
+            "curl",
+            vec!["-fsS", "-H", "Cookie: sid=SECRET4", "-o", "f", &b.url],
+        ),
+        (
+            "wget",
+            vec![
+                "-q",
+                "--user=alice",
+                "--password=SECRET5",
+                "-O",
+                "f",
+                &b.url,
+            ],
+        ),
+        (
+            "wget",
+            vec![
+                "-q",
+                "--header=Authorization: Bearer SECRET6",
+                "-O",
+                "f",
+                &b.url,
+            ],
+        ),
+        // One URL misses: everything passes through, credentials go to the origin only.
+        (
+            "curl",
+            vec![
+                "-fsS",
+                "-u",
+                "alice:SECRET7",
+                "-o",
+                "f",
+                &b.url,
+                "-o",
+                "g",
+                &miss,
+            ],
+        ),
+        ("curl", vec!["-fsS", "-o", "f", &in_url]),
+        ("curl", vec!["-fsS", "-o", "f", &signed]),
+    ];
+    for (tool, args) in &cases {
+        let real = if *tool == "curl" { &b.curl } else { &b.wget };
+        let direct = b.run(real, args, &[]);
+        let shim = b.run(
+            &b.shim(tool),
+            args,
+            &[
+                ("WITHCACHE_SERVER", &nginx.url()),
+                ("WITHCACHE_DOWN_TTL", "0"),
+            ],
+        );
+        assert_eq!(
+            (direct.0, &direct.1, &direct.2),
+            (shim.0, &shim.1, &shim.2),
+            "{tool} {args:?}"
+        );
+    }
+    let log = nginx.access_log();
+    assert!(
+        log.lines().count() >= 12,
+        "the cache host saw too little:\n{log}"
+    );
+    for line in log.lines() {
+        assert!(
+            line.contains("auth=\"-\"") && line.contains("cookie=\"-\""),
+            "credential header reached the cache: {line}"
+        );
+        assert!(!line.contains("SECRET"), "secret reached the cache: {line}");
+        // Nor inside a cache URL's base64 token.
+        if let Some(token) = line.split("/b/").nth(1).and_then(|r| r.split('/').next()) {
+            use base64::Engine as _;
+            let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(token)
+                .unwrap_or_default();
+            assert!(
+                !String::from_utf8_lossy(&decoded).contains("SECRET"),
+                "secret inside a token: {line}"
+            );
+        }
+    }
+    // The hits really were served by the cache host.
+    assert!(
+        log.lines().filter(|l| l.starts_with("GET /b/")).count() >= 6,
+        "{log}"
+    );
+}
+
+#[test]
+fn a_proxy_carries_the_probe_and_the_real_tool_alike() {
+    let Some(b) = Bench::new() else { return };
+    let Some(nginx) = Nginx::start() else { return };
+    let Some(proxy) = Tinyproxy::start() else {
+        return;
+    };
+    nginx.put(&b.url, &b.body);
+    for (tool, args) in [
+        ("curl", vec!["-fsS", "-o", "f", b.url.as_str()]),
+        ("wget", vec!["-q", "-O", "f", b.url.as_str()]),
+    ] {
+        let before = nginx.access_log().lines().count();
+        let env = [
+            ("WITHCACHE_SERVER", nginx.url()),
+            ("http_proxy", proxy.url()),
+            ("WITHCACHE_DOWN_TTL", "0".into()),
+        ];
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (code, _, file, _) = b.run(&b.shim(tool), &args, &env);
+        assert_eq!(code, Some(0), "{tool}");
+        assert_eq!(file.as_deref(), Some(b.body.as_slice()), "{tool}");
+        let log = nginx.access_log();
+        let lines: Vec<&str> = log.lines().skip(before).collect();
+        assert_eq!(
+            lines.len(),
+            2,
+            "{tool}: expected the probe and the download:\n{}",
+            lines.join("\n")
+        );
+        assert!(
+            lines[0].starts_with("HEAD /b/") && lines[1].starts_with("GET /b/"),
+            "{lines:?}"
+        );
+        for l in &lines {
+            assert!(
+                l.contains("via=\"1.1") && l.contains("tinyproxy"),
+                "{tool}: not through the proxy: {l}"
+            );
+        }
+    }
+    // With the cache host in no_proxy, both go direct.
+    let before = nginx.access_log().lines().count();
+    let env = [
+        ("WITHCACHE_SERVER", nginx.url()),
+        ("http_proxy", proxy.url()),
+        ("no_proxy", "127.0.0.1".into()),
+        ("WITHCACHE_DOWN_TTL", "0".into()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (code, ..) = b.run(&b.shim("curl"), &["-fsS", "-o", "f", &b.url], &env);
+    assert_eq!(code, Some(0));
+    let log = nginx.access_log();
+    let lines: Vec<&str> = log.lines().skip(before).collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines.iter().all(|l| l.contains("via=\"-\"")), "{lines:?}");
+}
+
+#[test]
+fn a_dead_cache_costs_one_timeout_not_one_per_call() {
+    let Some(b) = Bench::new() else { return };
+    let blackhole = TestServer::start(|_| Reply::Hang);
+    let runtime = tempfile::tempdir().unwrap();
+    let run = |ttl: &str| {
+        let env = [
+            ("WITHCACHE_SERVER", blackhole.url()),
+            ("WITHCACHE_PROBE_TIMEOUT", PROBE_TIMEOUT.to_string()),
+            ("XDG_RUNTIME_DIR", runtime.path().display().to_string()),
+            ("WITHCACHE_DOWN_TTL", ttl.to_string()),
+        ];
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (code, _, file, took) = b.run(&b.shim("curl"), &["-fsS", "-o", "f", &b.url], &env);
+        assert_eq!(code, Some(0));
+        assert_eq!(file.as_deref(), Some(b.body.as_slice()));
+        took
+    };
+    let direct: Vec<Duration> = (0..10)
+        .map(|_| b.run(&b.curl, &["-fsS", "-o", "f", &b.url], &[]).3)
+        .collect();
+    let first = run("30");
+    let timeout = Duration::from_secs_f64(PROBE_TIMEOUT.parse().unwrap());
+    assert!(
+        first >= timeout && first < timeout + Duration::from_millis(1500),
+        "first call took {first:?}"
+    );
+    let later: Vec<Duration> = (0..10).map(|_| run("30")).collect();
+    for t in &later {
+        assert!(
+            *t < timeout / 2,
+            "a call within the TTL still waited: {t:?}"
+        );
+    }
+    // With the memory off, every call pays the timeout again.
+    let off = run("0");
+    assert!(
+        off >= timeout,
+        "with WITHCACHE_DOWN_TTL=0 the call took {off:?}"
+    );
+    let median = |mut v: Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let (d, l) = (median(direct), median(later));
+    println!(
+        "dead cache (blackhole, probe timeout {PROBE_TIMEOUT} s): first call {:.1} ms; next 10 calls median {:.2} ms vs direct {:.2} ms (+{:.2} ms); TTL=0 call {:.1} ms",
+        first.as_secs_f64() * 1e3,
+        l.as_secs_f64() * 1e3,
+        d.as_secs_f64() * 1e3,
+        (l.as_secs_f64() - d.as_secs_f64()) * 1e3,
+        off.as_secs_f64() * 1e3
+    );
+}
+
+#[test]
+fn no_writable_runtime_directory_just_means_no_memory() {
+    let Some(b) = Bench::new() else { return };
+    let blackhole = TestServer::start(|_| Reply::Hang);
+    // /proc accepts no new directories: no memory, but the call still works.
+    let env = [
+        ("WITHCACHE_SERVER", blackhole.url()),
+        ("WITHCACHE_PROBE_TIMEOUT", "0.3".into()),
+        ("XDG_RUNTIME_DIR", "/proc".into()),
+        ("TMPDIR", "/proc".into()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    for _ in 0..2 {
+        let (code, _, file, took) = b.run(&b.shim("curl"), &["-fsS", "-o", "f", &b.url], &env);
+        assert_eq!(code, Some(0));
+        assert_eq!(file.as_deref(), Some(b.body.as_slice()));
+        assert!(
+            took >= Duration::from_millis(300),
+            "{took:?}: remembered without a directory?"
+        );
+    }
+}
