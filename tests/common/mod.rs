@@ -103,16 +103,19 @@ pub fn run_bounded(cmd: &mut Command, limit: Duration) -> Output {
         let _ = stderr.read_to_end(&mut v);
         v
     });
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
+    // Wait on a thread so timings are not rounded to a polling interval.
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let _ = tx.send(child.wait());
+    });
+    let status = match rx.recv_timeout(limit.saturating_sub(start.elapsed())) {
+        Ok(status) => status.expect("wait"),
+        Err(_) => {
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            let _ = waiter.join();
             panic!("process still running after {limit:?}: {cmd:?}");
         }
-        std::thread::sleep(Duration::from_millis(5));
     };
     Output {
         status,

@@ -81,21 +81,22 @@ pub struct TestServer {
 impl TestServer {
     pub fn start(handler: impl Fn(&Seen) -> Reply + Send + Sync + 'static) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let handler: Arc<Handler> = Arc::new(handler);
         let (seen2, stop2) = (seen.clone(), stop.clone());
+        // Blocking accept (no polling delay in timings); Drop wakes it with a
+        // connection of its own after setting `stop`.
         let thread = std::thread::spawn(move || {
             let mut workers = Vec::new();
-            while !stop2.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        let (h, s, st) = (handler.clone(), seen2.clone(), stop2.clone());
-                        workers.push(std::thread::spawn(move || serve(stream, &*h, &s, &st)));
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
+            for stream in listener.incoming() {
+                if stop2.load(Ordering::Relaxed) {
+                    break;
+                }
+                if let Ok(stream) = stream {
+                    let (h, s, st) = (handler.clone(), seen2.clone(), stop2.clone());
+                    workers.push(std::thread::spawn(move || serve(stream, &*h, &s, &st)));
                 }
             }
             for w in workers {
@@ -126,6 +127,7 @@ impl TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+        let _ = TcpStream::connect_timeout(&([127, 0, 0, 1], self.port).into(), Duration::from_secs(1));
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
