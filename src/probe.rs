@@ -130,12 +130,42 @@ pub fn split_host_port(authority: &str, default_port: u16) -> Option<(String, u1
     }
 }
 
+/// The status of one HEAD request (for `cacheshim doctor`), or why there was none.
+pub fn head_status(
+    url: &str,
+    route: &ProbeRoute,
+    timeout: Duration,
+) -> Result<(u16, bool), String> {
+    let deadline = Instant::now() + timeout;
+    if url.starts_with("https://") {
+        return Err("https needs the tls build".into());
+    }
+    let head =
+        http_head_raw(url, route, deadline, TargetBytes::Escaped).map_err(|e| match e.kind() {
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+                "timed out".to_string()
+            }
+            _ => e.to_string(),
+        })?;
+    parse_status(&head).ok_or_else(|| "not an HTTP answer".to_string())
+}
+
 fn http_head(
     url: &str,
     route: &ProbeRoute,
     deadline: Instant,
     bytes: TargetBytes,
 ) -> std::io::Result<ProbeAnswer> {
+    let head = http_head_raw(url, route, deadline, bytes)?;
+    parse_head(&head).ok_or_else(|| std::io::ErrorKind::InvalidData.into())
+}
+
+fn http_head_raw(
+    url: &str,
+    route: &ProbeRoute,
+    deadline: Instant,
+    bytes: TargetBytes,
+) -> std::io::Result<Vec<u8>> {
     let bad = || std::io::Error::from(std::io::ErrorKind::InvalidInput);
     let (authority, host, port, path) = split_http_url(url).ok_or_else(bad)?;
     let (connect_host, connect_port, target, proxy_auth) = match route {
@@ -163,8 +193,7 @@ fn http_head(
     request.push_str("\r\n");
     stream.set_write_timeout(Some(remaining(deadline)?))?;
     stream.write_all(request.as_bytes())?;
-    let head = read_head(&mut stream, deadline)?;
-    parse_head(&head).ok_or_else(bad)
+    read_head(&mut stream, deadline)
 }
 
 fn remaining(deadline: Instant) -> std::io::Result<Duration> {
@@ -213,8 +242,13 @@ fn read_head(stream: &mut TcpStream, deadline: Instant) -> std::io::Result<Vec<u
     }
 }
 
-/// Status line and `Accept-Ranges` of a response head.
+/// Status line and `Accept-Ranges` of a response head, as a probe answer.
 pub fn parse_head(head: &[u8]) -> Option<ProbeAnswer> {
+    parse_status(head).map(|(status, ranges)| answer_for_status(status, ranges))
+}
+
+/// Status code and whether `Accept-Ranges: bytes` was sent.
+fn parse_status(head: &[u8]) -> Option<(u16, bool)> {
     let text = std::str::from_utf8(head).ok()?;
     let mut lines = text.split("\r\n");
     let status_line = lines.next()?;
@@ -234,7 +268,7 @@ pub fn parse_head(head: &[u8]) -> Option<ProbeAnswer> {
                 && v.split(',').any(|t| t.trim().eq_ignore_ascii_case("bytes"))
         })
     });
-    Some(answer_for_status(status, accepts_ranges))
+    Some((status, accepts_ranges))
 }
 
 pub fn answer_for_status(status: u16, accepts_ranges: bool) -> ProbeAnswer {

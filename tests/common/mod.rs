@@ -276,4 +276,5 @@ pub fn cache_path(origin: &str) -> String {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(origin)
     )
 }
+pub mod fixtures;
 pub mod servers;

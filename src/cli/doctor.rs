@@ -1,0 +1,313 @@
+//! `cacheshim doctor`: is curl the shim right now, which real curl will it
+//! run, is the cache reachable, and what is in the way. Exit 0 when the setup
+//! would cache, 1 otherwise, with the reasons.
+
+use super::{Arg, Args, Usage, is, usage};
+use crate::cache_url::{CacheServer, Origin};
+use crate::down_memory::DownMemory;
+use crate::env_view::{EnvView, ProcessEnv};
+use crate::loop_guard::Chain;
+use crate::probe;
+use crate::real_tool::{self, Executables, RealExecutables};
+use crate::route::{self, ProxyOverrides};
+use crate::settings;
+use crate::tool::Tool;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+const HELP: &str = "\
+Usage: cacheshim doctor [--url ORIGIN]
+
+For curl and wget: what PATH finds and whether it is the shim, which real tool
+the shim would run and its version, which server variable is in effect; a
+timed HEAD of the server's /healthz (and of ORIGIN's cache URL with --url);
+the dead-cache memory; PATH order problems. Exit 0 when the setup would cache,
+1 otherwise.
+";
+
+pub fn run(args: &[OsString]) -> Result<i32, Usage> {
+    let mut origin: Option<OsString> = None;
+    let mut a = Args::new(args);
+    while let Some(arg) = a.next_arg() {
+        match arg {
+            Arg::Flag(f) if f == "--help" => {
+                print!("{HELP}");
+                return Ok(0);
+            }
+            Arg::Flag(f) if is(&f, "--url") => origin = Some(a.value(&f)?),
+            Arg::Flag(f) => return usage(format!("unknown option {f}")),
+            Arg::Operand(o) => {
+                return usage(format!("unexpected argument '{}'", o.to_string_lossy()));
+            }
+            Arg::Rest(_) => {}
+        }
+    }
+    let env = ProcessEnv;
+    let fs = RealExecutables;
+    let me = real_tool::self_image(OsStr::new("cacheshim"), None, &fs);
+    let path_var = env.var("PATH").unwrap_or_default();
+    let mut problems: Vec<String> = Vec::new();
+    let mut cacheable = Vec::new();
+
+    println!(
+        "cacheshim {} ({})",
+        env!("CARGO_PKG_VERSION"),
+        std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    );
+    for tool in [Tool::Curl, Tool::Wget] {
+        let name = tool.name();
+        let found = first_on_path(name, &path_var, &fs);
+        let shim_dirs = shim_dirs(name, &path_var, &me, &fs);
+        let Some(found) = found else {
+            println!("{name}: not on PATH");
+            continue;
+        };
+        let found_is_shim = is_shim(&found, &me, &fs);
+        if found_is_shim {
+            println!("{name}: PATH finds {} (the shim)", found.display());
+        } else if let Some(dir) = shim_dirs.first() {
+            println!(
+                "{name}: PATH finds {} (the real {name}, not the shim)",
+                found.display()
+            );
+            problems.push(format!(
+                "{name}: the shim in {} comes after {} in PATH: put {} first, then run `hash -r`",
+                dir.display(),
+                found.parent().unwrap_or(Path::new("")).display(),
+                dir.display()
+            ));
+            continue;
+        } else {
+            println!(
+                "{name}: PATH finds {} (not the shim; no shim on PATH)",
+                found.display()
+            );
+            problems.push(format!(
+                "{name}: no shim on PATH (cacheshim install, then add its directory to PATH and run `hash -r`)"
+            ));
+            continue;
+        }
+        let chain = Chain::from_env(&env);
+        let over = env.var(tool.real_override_var());
+        match real_tool::locate_real_tool(
+            tool,
+            over.as_deref(),
+            Some(OsStr::new(&path_var)),
+            &me,
+            &chain.seen,
+            &fs,
+        ) {
+            Some(real) => {
+                let version = tool_version(&real.path).unwrap_or_else(|| "version unknown".into());
+                println!("{name}: the shim runs {} ({version})", real.path.display());
+                if let Some(o) = real.ignored_override {
+                    println!(
+                        "{name}: note: {}={} is ignored (not an executable, or a shim)",
+                        tool.real_override_var(),
+                        o.to_string_lossy()
+                    );
+                }
+            }
+            None => {
+                problems.push(format!(
+                    "{name}: no real {name} behind the shim (install it, or set {})",
+                    tool.real_override_var()
+                ));
+                continue;
+            }
+        }
+        match settings::server_setting(tool, &env) {
+            None => {
+                println!("{name}: no server set: pure pass-through");
+                problems.push(format!(
+                    "{name}: set WITHCACHE_SERVER (or {})",
+                    tool.server_var()
+                ));
+            }
+            Some((var, value)) => match CacheServer::parse(&value.to_string_lossy()) {
+                Err(e) => problems.push(format!("{name}: {var}={}: {e}", value.to_string_lossy())),
+                Ok(server) => {
+                    println!(
+                        "{name}: {var}={} -> {}",
+                        value.to_string_lossy(),
+                        server.base
+                    );
+                    cacheable.push((tool, server));
+                }
+            },
+        }
+    }
+
+    let timeout = settings::probe_timeout(&env);
+    let mut checked: Vec<String> = Vec::new();
+    for (tool, server) in &cacheable {
+        if checked.contains(&server.base) {
+            continue;
+        }
+        checked.push(server.base.clone());
+        let route = match route::probe_route(*tool, server, &ProxyOverrides::default(), &env) {
+            Ok(r) => r,
+            Err(e) => {
+                problems.push(format!("{}: the probe cannot use the {e}", server.base));
+                continue;
+            }
+        };
+        let health = format!("{}/healthz", server.base);
+        let start = Instant::now();
+        let answer = probe::head_status(&health, &route, timeout);
+        let ms = start.elapsed().as_secs_f64() * 1e3;
+        match answer {
+            Ok((status, _)) if (200..300).contains(&status) => {
+                println!("server: HEAD {health} -> {status} in {ms:.1} ms")
+            }
+            Ok((405, _)) => println!(
+                "server: HEAD {health} -> 405 in {ms:.1} ms (reachable; its /healthz answers GET only)"
+            ),
+            Ok((404, _)) => println!(
+                "server: HEAD {health} -> 404 in {ms:.1} ms (reachable; no /healthz, as on a static host)"
+            ),
+            Ok((status, _)) => {
+                println!("server: HEAD {health} -> {status} in {ms:.1} ms");
+                problems.push(format!("{}: answers {status}", server.base));
+            }
+            Err(e) => {
+                println!("server: HEAD {health} -> {e} after {ms:.1} ms");
+                problems.push(format!("{}: unreachable ({e})", server.base));
+            }
+        }
+        if let Some(o) = &origin {
+            match Origin::parse(o.as_bytes()) {
+                Err(why) => problems.push(format!(
+                    "{}: cannot be cached ({})",
+                    o.to_string_lossy(),
+                    why.code()
+                )),
+                Ok(origin) => {
+                    let url = server.cache_url(&origin);
+                    let start = Instant::now();
+                    let answer = probe::head_status(&url, &route, timeout);
+                    let ms = start.elapsed().as_secs_f64() * 1e3;
+                    let said = match answer {
+                        Ok((200, ranges)) => {
+                            format!("hit{}", if ranges { " (accepts ranges)" } else { "" })
+                        }
+                        Ok((s, _)) if (400..500).contains(&s) => format!("miss ({s})"),
+                        Ok((s, _)) => format!("unreachable ({s})"),
+                        Err(e) => format!("unreachable ({e})"),
+                    };
+                    println!("origin: {} -> {url}: {said} in {ms:.1} ms", origin.url);
+                }
+            }
+        }
+        match DownMemory::open(&env) {
+            Some(m) => match m.down_for(&server.base, SystemTime::now()) {
+                Some(left) => {
+                    println!(
+                        "dead-cache memory: {} counts as down for {:.0} s more (in {})",
+                        server.base,
+                        left.as_secs_f64().ceil(),
+                        m.dir().display()
+                    );
+                    problems.push(format!(
+                        "{}: remembered as down; calls pass through until it expires (WITHCACHE_DOWN_TTL)",
+                        server.base
+                    ));
+                }
+                None => println!(
+                    "dead-cache memory: {} not marked down ({})",
+                    server.base,
+                    m.dir().display()
+                ),
+            },
+            None => {
+                println!("dead-cache memory: off (WITHCACHE_DOWN_TTL=0 or no private directory)")
+            }
+        }
+    }
+    if cacheable.is_empty() && problems.is_empty() {
+        problems.push("neither curl nor wget is on PATH".into());
+    }
+    for p in &problems {
+        println!("problem: {p}");
+    }
+    if problems.is_empty() {
+        println!("ok: downloads through this PATH would be cached");
+        Ok(0)
+    } else {
+        println!("not ok: {} problem(s)", problems.len());
+        Ok(1)
+    }
+}
+
+fn path_dirs(path_var: &OsStr) -> impl Iterator<Item = PathBuf> + '_ {
+    path_var.as_bytes().split(|&b| b == b':').map(|d| {
+        if d.is_empty() {
+            PathBuf::from(".")
+        } else {
+            PathBuf::from(OsStr::from_bytes(d))
+        }
+    })
+}
+
+fn first_on_path(name: &str, path_var: &OsStr, fs: &RealExecutables) -> Option<PathBuf> {
+    path_dirs(path_var)
+        .map(|d| d.join(name))
+        .find(|p| fs.inspect(p).is_some())
+}
+
+fn is_shim(path: &Path, me: &real_tool::SelfImage, fs: &RealExecutables) -> bool {
+    let Some((id, size)) = fs.inspect(path) else {
+        return false;
+    };
+    Some(id) == me.id
+        || (Some(size) == me.size && me.path.as_deref().is_some_and(|p| fs.same_bytes(path, p)))
+}
+
+fn shim_dirs(
+    name: &str,
+    path_var: &OsStr,
+    me: &real_tool::SelfImage,
+    fs: &RealExecutables,
+) -> Vec<PathBuf> {
+    path_dirs(path_var)
+        .filter(|d| is_shim(&d.join(name), me, fs))
+        .collect()
+}
+
+/// First line of `TOOL --version`, bounded in time.
+fn tool_version(path: &Path) -> Option<String> {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(path)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let start = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if start.elapsed() < Duration::from_secs(5) => {
+                std::thread::sleep(Duration::from_millis(5))
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    }
+    let mut out = String::new();
+    use std::io::Read;
+    child.stdout.take()?.read_to_string(&mut out).ok()?;
+    // "curl 7.88.1 (x86_64-pc-linux-gnu) libcurl/…" -> "curl 7.88.1";
+    // "GNU Wget 1.21.3 built on linux-gnu." -> "GNU Wget 1.21.3".
+    let line = out.lines().next()?.trim();
+    let short = line.split(" (").next()?.split(" built on").next()?.trim();
+    (!short.is_empty()).then(|| short.chars().take(60).collect())
+}

@@ -1,0 +1,221 @@
+//! `cacheshim install` / `uninstall`: the symlinks, idempotently, never
+//! replacing anything that is not already ours without `--force`.
+
+use super::{Arg, Args, Usage, is, usage};
+use crate::env_view::{EnvView, ProcessEnv};
+use std::ffi::OsString;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+const INSTALL_HELP: &str = "\
+Usage: cacheshim install [--dir DIR | --system] [--root DIR] [--names LIST] [--force]
+
+Creates symlinks to this binary named curl and wget (or LIST, comma-separated,
+from curl, wget, curlwithcache, wgetwithcache) in DIR (default
+~/.withcache/bin; --system: /usr/local/bin). --root DIR installs into DIR as if
+it were / (for building images). Running it again changes nothing. A file that
+is not a symlink to this binary is never replaced without --force.
+Prints the lines to add to a shell rc, a direnv .envrc or /etc/profile.d.
+";
+
+const UNINSTALL_HELP: &str = "\
+Usage: cacheshim uninstall [--dir DIR | --system] [--root DIR] [--names LIST]
+
+Removes the symlinks in DIR that point at this binary; anything else stays.
+";
+
+const NAMES: &[&str] = &["curl", "wget", "curlwithcache", "wgetwithcache"];
+
+struct Options {
+    dir: PathBuf,
+    system: bool,
+    names: Vec<String>,
+    force: bool,
+}
+
+fn parse(args: &[OsString], help: &str, allow_force: bool) -> Result<Option<Options>, Usage> {
+    let env = ProcessEnv;
+    let mut dir: Option<PathBuf> = None;
+    let mut system = false;
+    let mut root: Option<PathBuf> = None;
+    let mut names = vec!["curl".to_string(), "wget".to_string()];
+    let mut force = false;
+    let mut a = Args::new(args);
+    while let Some(arg) = a.next_arg() {
+        match arg {
+            Arg::Flag(f) if f == "--help" => {
+                print!("{help}");
+                return Ok(None);
+            }
+            Arg::Flag(f) if is(&f, "--dir") => dir = Some(PathBuf::from(a.value(&f)?)),
+            Arg::Flag(f) if f == "--system" => system = true,
+            Arg::Flag(f) if is(&f, "--root") => root = Some(PathBuf::from(a.value(&f)?)),
+            Arg::Flag(f) if is(&f, "--names") => {
+                let list = a.value(&f)?.to_string_lossy().into_owned();
+                names = list
+                    .split(',')
+                    .map(|n| n.trim().to_string())
+                    .filter(|n| !n.is_empty())
+                    .collect();
+                if let Some(bad) = names.iter().find(|n| !NAMES.contains(&n.as_str())) {
+                    return usage(format!(
+                        "--names: unknown name '{bad}' (use {})",
+                        NAMES.join(", ")
+                    ));
+                }
+                if names.is_empty() {
+                    return usage("--names: give at least one name");
+                }
+            }
+            Arg::Flag(f) if allow_force && f == "--force" => force = true,
+            Arg::Flag(f) => return usage(format!("unknown option {f}")),
+            Arg::Operand(o) => {
+                return usage(format!("unexpected argument '{}'", o.to_string_lossy()));
+            }
+            Arg::Rest(r) if r.is_empty() => {}
+            Arg::Rest(r) => {
+                return usage(format!("unexpected argument '{}'", r[0].to_string_lossy()));
+            }
+        }
+    }
+    if system && dir.is_some() {
+        return usage("--dir and --system exclude each other");
+    }
+    let dir = match (dir, system) {
+        (Some(d), _) => d,
+        (None, true) => PathBuf::from("/usr/local/bin"),
+        (None, false) => match env.non_empty("HOME") {
+            Some(h) => Path::new(&h).join(".withcache/bin"),
+            None => return usage("HOME is not set: give --dir DIR"),
+        },
+    };
+    let dir = match root {
+        Some(r) => r.join(dir.strip_prefix("/").unwrap_or(&dir)),
+        None => dir,
+    };
+    Ok(Some(Options {
+        dir,
+        system,
+        names,
+        force,
+    }))
+}
+
+fn this_binary() -> std::io::Result<PathBuf> {
+    std::env::current_exe()?.canonicalize()
+}
+
+/// Whether `path` is a symlink that ends at this very binary.
+fn is_our_link(path: &Path, me: &Path) -> bool {
+    let (Ok(link), Ok(target), Ok(mine)) = (
+        std::fs::symlink_metadata(path),
+        std::fs::metadata(path),
+        std::fs::metadata(me),
+    ) else {
+        return false;
+    };
+    link.file_type().is_symlink() && target.dev() == mine.dev() && target.ino() == mine.ino()
+}
+
+pub fn install(args: &[OsString]) -> Result<i32, Usage> {
+    let Some(o) = parse(args, INSTALL_HELP, true)? else {
+        return Ok(0);
+    };
+    let me = match this_binary() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("cacheshim: cannot find this binary's path: {e}");
+            return Ok(1);
+        }
+    };
+    if let Err(e) = std::fs::create_dir_all(&o.dir) {
+        eprintln!("cacheshim: cannot create {}: {e}", o.dir.display());
+        return Ok(1);
+    }
+    let mut failed = false;
+    for name in &o.names {
+        let path = o.dir.join(name);
+        if is_our_link(&path, &me) {
+            println!("already installed: {} -> {}", path.display(), me.display());
+            continue;
+        }
+        let exists = std::fs::symlink_metadata(&path).is_ok();
+        if exists && !o.force {
+            eprintln!(
+                "cacheshim: refusing to replace {} (not a symlink to this cacheshim); use --force",
+                path.display()
+            );
+            failed = true;
+            continue;
+        }
+        if exists && let Err(e) = std::fs::remove_file(&path) {
+            eprintln!("cacheshim: cannot replace {}: {e}", path.display());
+            failed = true;
+            continue;
+        }
+        match std::os::unix::fs::symlink(&me, &path) {
+            Ok(()) => println!("installed: {} -> {}", path.display(), me.display()),
+            Err(e) => {
+                eprintln!("cacheshim: cannot create {}: {e}", path.display());
+                failed = true;
+            }
+        }
+    }
+    print_setup(&o);
+    Ok(if failed { 1 } else { 0 })
+}
+
+/// The lines a user adds for the chosen mode.
+fn print_setup(o: &Options) {
+    let server = ProcessEnv
+        .non_empty_str("WITHCACHE_SERVER")
+        .unwrap_or_else(|| "http://CACHE-HOST:8081".into());
+    let dir = o.dir.display();
+    println!();
+    if o.system {
+        println!("Machine-wide: {dir} comes before /usr/bin on the default PATH.");
+        println!("Set the cache host for every user in /etc/profile.d/withcache.sh:");
+        println!("  export WITHCACHE_SERVER={server}");
+    } else {
+        println!("This shell only:");
+        println!("  export PATH=\"{dir}:$PATH\"; hash -r");
+        println!("Every shell of this user (add to ~/.bashrc or ~/.profile):");
+        println!("  export PATH=\"{dir}:$PATH\"");
+        println!("  export WITHCACHE_SERVER={server}");
+        println!("One project (its .envrc, then `direnv allow`):");
+        println!("  PATH_add {dir}");
+        println!("  export WITHCACHE_SERVER={server}");
+    }
+}
+
+pub fn uninstall(args: &[OsString]) -> Result<i32, Usage> {
+    let Some(o) = parse(args, UNINSTALL_HELP, false)? else {
+        return Ok(0);
+    };
+    let me = match this_binary() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("cacheshim: cannot find this binary's path: {e}");
+            return Ok(1);
+        }
+    };
+    let mut failed = false;
+    for name in &o.names {
+        let path = o.dir.join(name);
+        if is_our_link(&path, &me) {
+            match std::fs::remove_file(&path) {
+                Ok(()) => println!("removed: {}", path.display()),
+                Err(e) => {
+                    eprintln!("cacheshim: cannot remove {}: {e}", path.display());
+                    failed = true;
+                }
+            }
+        } else if std::fs::symlink_metadata(&path).is_ok() {
+            println!(
+                "left alone: {} (not a symlink to this cacheshim)",
+                path.display()
+            );
+        }
+    }
+    Ok(if failed { 1 } else { 0 })
+}

@@ -1,0 +1,170 @@
+//! `cacheshim plan`: what the shim would do with a command, as JSON.
+
+use super::{Arg, Args, Usage, is, usage};
+use crate::config_files::RealFiles;
+use crate::env_view::{EnvView, ProcessEnv};
+use crate::invocation::{Invocation, invoked_as};
+use crate::json;
+use crate::loop_guard::Chain;
+use crate::planner::{self, Outcome, PlanInput, Preparation, ProbeAnswer};
+use crate::probe::{self, TargetBytes};
+use crate::real_tool::{self, RealExecutables};
+use crate::settings;
+use std::ffi::OsString;
+
+const HELP: &str = "\
+Usage: cacheshim plan [--assume hit|hit-ranges|miss|unreachable] -- curl|wget ARGS...
+
+Prints, as JSON on stdout, what the shim would do with this command in this
+environment: the real tool it would run, the URL candidates with their probe
+answers (live unless --assume), the pass-through reason if any, the names of
+removed credential options, and the final argv. Nothing is executed.
+";
+
+pub fn run(args: &[OsString]) -> Result<i32, Usage> {
+    let mut assume = None;
+    let mut a = Args::new(args);
+    let mut command = Vec::new();
+    while let Some(arg) = a.next_arg() {
+        match arg {
+            Arg::Flag(f) if f == "--help" => {
+                print!("{HELP}");
+                return Ok(0);
+            }
+            Arg::Flag(f) if is(&f, "--assume") => {
+                let v = a.value(&f)?.to_string_lossy().into_owned();
+                assume = Some(ProbeAnswer::from_code(&v).ok_or_else(|| {
+                    super::Usage(format!(
+                        "--assume: '{v}' is not hit, hit-ranges, miss or unreachable"
+                    ))
+                })?);
+            }
+            Arg::Flag(f) => return usage(format!("unknown option {f}")),
+            Arg::Operand(o) => {
+                command.push(o);
+                command.extend(a.remaining());
+            }
+            Arg::Rest(r) => command.extend(r),
+        }
+    }
+    let Some((name, tool_args)) = command.split_first() else {
+        return usage("plan: give the command after --, e.g. cacheshim plan -- curl -O URL");
+    };
+    let Invocation::Shim(tool) = invoked_as(name) else {
+        return usage(format!(
+            "plan: '{}' is neither curl nor wget",
+            name.to_string_lossy()
+        ));
+    };
+    let env = ProcessEnv;
+    let fs = RealExecutables;
+    let path_var = env.var("PATH");
+    let me = real_tool::self_image(name, path_var.as_deref(), &fs);
+    let chain = Chain::from_env(&env);
+    let override_path = env.var(tool.real_override_var());
+    let real = real_tool::locate_real_tool(
+        tool,
+        override_path.as_deref(),
+        path_var.as_deref(),
+        &me,
+        &chain.seen,
+        &fs,
+    );
+    let input = PlanInput {
+        tool,
+        args: tool_args,
+        env: &env,
+        config: &RealFiles,
+    };
+    let bytes = match &real {
+        Some(r) if tool == crate::tool::Tool::Wget && real_tool::is_busybox(&r.path) => {
+            TargetBytes::Raw
+        }
+        _ => TargetBytes::Escaped,
+    };
+    let mut fields: Vec<(&str, String)> = vec![
+        ("tool", json::string(tool.name())),
+        (
+            "real_tool",
+            json::opt_string(
+                real.as_ref()
+                    .map(|r| r.path.display().to_string())
+                    .as_deref(),
+            ),
+        ),
+    ];
+    let server = settings::server_setting(tool, &env);
+    fields.push((
+        "server_variable",
+        json::opt_string(server.as_ref().map(|(name, _)| *name)),
+    ));
+    let (outcome, candidates, skipped, server_base) = match planner::prepare(&input) {
+        Preparation::PassThrough(p) => (Outcome::PassThrough(p), Vec::new(), Vec::new(), None),
+        Preparation::Probe(prepared) => {
+            let answers = match assume {
+                Some(a) => vec![a; prepared.candidates.len()],
+                None => probe::probe_all(&prepared, settings::probe_timeout(&env), bytes),
+            };
+            let outcome = planner::finish(tool_args, &prepared, &answers);
+            let candidates = prepared
+                .candidates
+                .iter()
+                .zip(&answers)
+                .map(|(c, a)| {
+                    format!(
+                        "{{\"url\": {}, \"cache_url\": {}, \"answer\": {}}}",
+                        json::string(&c.origin.url),
+                        json::string(&c.cache_url),
+                        json::string(a.code())
+                    )
+                })
+                .collect();
+            let skipped = prepared
+                .skipped
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{{\"url\": {}, \"why\": {}}}",
+                        json::os_arg(&tool_args[s.index]),
+                        json::string(s.why.code())
+                    )
+                })
+                .collect();
+            (
+                outcome,
+                candidates,
+                skipped,
+                Some(prepared.server.base.clone()),
+            )
+        }
+    };
+    fields.push(("server", json::opt_string(server_base.as_deref())));
+    fields.push(("candidates", json::array(candidates)));
+    fields.push(("skipped", json::array(skipped)));
+    let (decision, reason, detail, removed, final_args) = match &outcome {
+        Outcome::PassThrough(p) => (
+            "pass-through",
+            Some(p.reason.code()),
+            Some(p.detail.as_str()),
+            Vec::new(),
+            tool_args.to_vec(),
+        ),
+        Outcome::Rewrite(r) => ("rewrite", None, None, r.removed.clone(), r.argv.clone()),
+    };
+    fields.push(("decision", json::string(decision)));
+    fields.push(("reason", json::opt_string(reason)));
+    fields.push(("detail", json::opt_string(detail.filter(|d| !d.is_empty()))));
+    fields.push((
+        "removed",
+        json::array(removed.iter().map(|r| json::string(r))),
+    ));
+    let argv = std::iter::once(json::string(tool.name()))
+        .chain(final_args.iter().map(|a| json::os_arg(a)));
+    fields.push(("argv", json::array(argv)));
+    let body: Vec<String> = fields
+        .iter()
+        .map(|(k, v)| format!("  {}: {v}", json::string(k)))
+        .collect();
+    println!("{{\n{}\n}}", body.join(",\n"));
+    Ok(0)
+}

@@ -1,0 +1,93 @@
+//! `cacheshim url`: where an origin lives on a cache host, for seeding nginx,
+//! a CDN origin or an S3-compatible bucket with the same layout.
+
+use super::{Arg, Args, Usage, is, usage};
+use crate::cache_url::{CacheServer, Origin};
+use crate::env_view::{EnvView, ProcessEnv};
+use crate::settings::GENERIC_SERVER_VAR;
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
+
+const HELP: &str = "\
+Usage: cacheshim url [--server URL] [--decoded] ORIGIN...
+
+Prints the cache path b/<token>/<name> of each ORIGIN, or the absolute cache
+URL when --server is given or WITHCACHE_SERVER is set. --decoded prints the
+path with %XX escapes decoded: the file or object name a static host (nginx
+root, an S3 bucket) must store, since it decodes the request path.
+Exit 1 if an ORIGIN cannot be cached (no file name, credentials, …).
+";
+
+pub fn run(args: &[OsString]) -> Result<i32, Usage> {
+    let mut server = ProcessEnv.non_empty_str(GENERIC_SERVER_VAR);
+    let mut decoded = false;
+    let mut origins = Vec::new();
+    let mut a = Args::new(args);
+    while let Some(arg) = a.next_arg() {
+        match arg {
+            Arg::Flag(f) if f == "--help" => {
+                print!("{HELP}");
+                return Ok(0);
+            }
+            Arg::Flag(f) if is(&f, "--server") => {
+                server = Some(a.value(&f)?.to_string_lossy().into_owned())
+            }
+            Arg::Flag(f) if f == "--decoded" => decoded = true,
+            Arg::Flag(f) => return usage(format!("unknown option {f}")),
+            Arg::Operand(o) => origins.push(o),
+            Arg::Rest(r) => origins.extend(r),
+        }
+    }
+    if origins.is_empty() {
+        return usage("url: give at least one ORIGIN (try cacheshim url --help)");
+    }
+    let server = match server.as_deref().map(CacheServer::parse) {
+        Some(Ok(s)) if !decoded => Some(s),
+        Some(Ok(_)) | None => None,
+        Some(Err(e)) => return usage(format!("bad server: {e}")),
+    };
+    let mut failed = false;
+    for o in &origins {
+        match Origin::parse(o.as_bytes()) {
+            Ok(origin) => {
+                let path = format!("b/{}", origin.cache_path());
+                let shown = match &server {
+                    Some(s) => s.cache_url(&origin),
+                    None if decoded => String::from_utf8_lossy(&percent_decode(&path)).into_owned(),
+                    None => path,
+                };
+                println!("{shown}");
+            }
+            Err(why) => {
+                eprintln!(
+                    "cacheshim: {}: cannot be cached ({})",
+                    o.to_string_lossy(),
+                    why.code()
+                );
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed { 1 } else { 0 })
+}
+
+fn percent_decode(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Some(v) = std::str::from_utf8(&b[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    out
+}
