@@ -24,11 +24,11 @@ pub const DEFAULT_TTL: Duration = Duration::from_secs(30);
 pub fn ttl(env: &dyn EnvView) -> Option<Duration> {
     match env
         .non_empty_str(TTL_VAR)
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s >= 0.0 && *s <= 86_400.0)
+        .and_then(|v| crate::settings::parse_seconds(&v))
+        .filter(|d| *d <= Duration::from_secs(86_400))
     {
-        Some(0.0) => None,
-        Some(s) => Some(Duration::from_secs_f64(s)),
+        Some(d) if d.is_zero() => None,
+        Some(d) => Some(d),
         None => Some(DEFAULT_TTL),
     }
 }

@@ -19,13 +19,50 @@ pub fn server_setting(tool: Tool, env: &dyn EnvView) -> Option<(&'static str, Os
 }
 
 /// `WITHCACHE_PROBE_TIMEOUT` in seconds (fractions allowed); anything that is
-/// not a positive finite number means the default.
+/// not a positive number of at most an hour means the default.
 pub fn probe_timeout(env: &dyn EnvView) -> Duration {
     env.non_empty_str(PROBE_TIMEOUT_VAR)
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s > 0.0 && *s <= 3600.0)
-        .map(Duration::from_secs_f64)
+        .and_then(|v| parse_seconds(&v))
+        .filter(|d| !d.is_zero() && *d <= Duration::from_secs(3600))
         .unwrap_or(DEFAULT_PROBE_TIMEOUT)
+}
+
+/// `2`, `0.25`, `1.5`: seconds with up to nine decimals. Integer arithmetic
+/// only: the float parser and its tables cost the binary ~25 KB.
+pub fn parse_seconds(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
+    if (whole.is_empty() && frac.is_empty())
+        || frac.len() > 9
+        || !whole
+            .bytes()
+            .chain(frac.bytes())
+            .all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let secs: u64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let nanos: u32 = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<9}").parse().ok()?
+    };
+    Some(Duration::new(secs, nanos))
+}
+
+/// Milliseconds with one decimal (`12.3`), without floating point.
+pub fn millis(d: Duration) -> String {
+    let tenths = d.as_micros() / 100;
+    format!("{}.{}", tenths / 10, tenths % 10)
+}
+
+/// Whole seconds, rounded up.
+pub fn seconds_ceil(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
 pub fn debug_enabled(env: &dyn EnvView) -> bool {

@@ -55,7 +55,12 @@ pub fn run(tool: Tool, argv0: &OsStr, args: Vec<OsString>) -> i32 {
     } else {
         TargetBytes::Escaped
     };
-    let (final_args, said) = decide(tool, args, &env, target_bytes);
+    let (final_args, said) = if settings::server_setting(tool, &env).is_none() {
+        // Pure pass-through: no parsing, no network, no files.
+        (args, "pass-through (no-server)".to_string())
+    } else {
+        decide_or_fall_back(tool, args, &env, target_bytes)
+    };
     if debug {
         let skipped = if real.skipped.is_empty() {
             String::new()
@@ -68,9 +73,9 @@ pub fn run(tool: Tool, argv0: &OsStr, args: Vec<OsString>) -> i32 {
             format!(" (skipped shims {})", list.join(", "))
         };
         eprintln!(
-            "cacheshim: {name}: {said}; exec {}{skipped}; {:.1} ms",
+            "cacheshim: {name}: {said}; exec {}{skipped}; {} ms",
             real.path.display(),
-            started.elapsed().as_secs_f64() * 1000.0
+            settings::millis(started.elapsed())
         );
     }
     let err = exec_real_tool(&real.path, tool, &final_args, &chain.passed_on(me.id));
@@ -81,16 +86,50 @@ pub fn run(tool: Tool, argv0: &OsStr, args: Vec<OsString>) -> i32 {
     exit_status_for(&err)
 }
 
-/// The final argv and a one-line account of the decision.
+/// Planning and probing must never cost the user the download: a bug that
+/// panics in them means the real tool runs exactly as written.
+fn decide_or_fall_back(
+    tool: Tool,
+    args: Vec<OsString>,
+    env: &dyn EnvView,
+    target_bytes: TargetBytes,
+) -> (Vec<OsString>, String) {
+    let name = tool.name();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_default()
+            .replace('\n', " ");
+        let at = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "{name}: cacheshim: internal error at {at}: {msg}; running the real {name} as written"
+        );
+    }));
+    let kept = args.clone();
+    let decided = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        decide(tool, args, env, target_bytes)
+    }));
+    let _ = std::panic::take_hook();
+    decided.unwrap_or_else(|_| (kept, "pass-through (internal error)".into()))
+}
+
+/// The final argv and a one-line account of the decision (server set).
 fn decide(
     tool: Tool,
     args: Vec<OsString>,
     env: &dyn EnvView,
     target_bytes: TargetBytes,
 ) -> (Vec<OsString>, String) {
-    if settings::server_setting(tool, env).is_none() {
-        // Pure pass-through: no parsing, no network, no files.
-        return (args, "pass-through (no-server)".into());
+    // Debug builds only: lets the tests prove the fallback above.
+    #[cfg(debug_assertions)]
+    if env.var("CACHESHIM_TEST_PANIC").is_some() {
+        panic!("CACHESHIM_TEST_PANIC is set");
     }
     let input = PlanInput {
         tool,
@@ -111,9 +150,9 @@ fn decide(
                 .and_then(|m| m.down_for(base, SystemTime::now()))
             {
                 let said = format!(
-                    "pass-through ({}: {base} did not answer; retrying in {:.0} s)",
+                    "pass-through ({}: {base} did not answer; retrying in {} s)",
                     Reason::CacheDown.code(),
-                    left.as_secs_f64().ceil()
+                    settings::seconds_ceil(left)
                 );
                 return (args, said);
             }

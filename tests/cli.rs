@@ -220,7 +220,20 @@ fn plan_replays_the_argv_fixtures() {
             continue;
         }
         let home = tempfile::tempdir().unwrap();
-        let mut cmd = clean_command(shim_binary());
+        // scripts/check-aarch64 points this at the aarch64 release binary,
+        // run by qemu-aarch64-static.
+        let mut cmd = match (
+            std::env::var_os("CACHESHIM_PLAN_BINARY"),
+            std::env::var_os("CACHESHIM_PLAN_RUNNER"),
+        ) {
+            (Some(bin), Some(runner)) => {
+                let mut c = clean_command(runner);
+                c.arg(bin);
+                c
+            }
+            (Some(bin), None) => clean_command(bin),
+            _ => clean_command(shim_binary()),
+        };
         cmd.arg("plan")
             .arg("--assume")
             .arg(answer)

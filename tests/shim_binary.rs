@@ -466,3 +466,26 @@ fn a_script_run_by_the_real_tool_can_call_curl_again() {
     );
     assert_eq!(again.hops, "2");
 }
+
+#[test]
+fn a_bug_in_planning_still_runs_the_real_tool_as_written() {
+    // CACHESHIM_TEST_PANIC (debug builds only) panics inside the planner.
+    let Some(l) = Layout::new() else { return };
+    let host = hit_host(&["https://dl.example.com/f.tgz"]);
+    let a = args(&["-u", "a:b", "-O", "https://dl.example.com/f.tgz"]);
+    let out = l.run(
+        "curl",
+        &a,
+        &[
+            ("WITHCACHE_SERVER", &host.url()),
+            ("CACHESHIM_TEST_PANIC", "1"),
+        ],
+    );
+    assert_eq!(fake_saw(&out).args, a);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("internal error") && err.contains("running the real curl as written"),
+        "{err}"
+    );
+}

@@ -159,23 +159,23 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
         let health = format!("{}/healthz", server.base);
         let start = Instant::now();
         let answer = probe::head_status(&health, &route, timeout);
-        let ms = start.elapsed().as_secs_f64() * 1e3;
+        let ms = settings::millis(start.elapsed());
         match answer {
             Ok((status, _)) if (200..300).contains(&status) => {
-                println!("server: HEAD {health} -> {status} in {ms:.1} ms")
+                println!("server: HEAD {health} -> {status} in {ms} ms")
             }
             Ok((405, _)) => println!(
-                "server: HEAD {health} -> 405 in {ms:.1} ms (reachable; its /healthz answers GET only)"
+                "server: HEAD {health} -> 405 in {ms} ms (reachable; its /healthz answers GET only)"
             ),
             Ok((404, _)) => println!(
-                "server: HEAD {health} -> 404 in {ms:.1} ms (reachable; no /healthz, as on a static host)"
+                "server: HEAD {health} -> 404 in {ms} ms (reachable; no /healthz, as on a static host)"
             ),
             Ok((status, _)) => {
-                println!("server: HEAD {health} -> {status} in {ms:.1} ms");
+                println!("server: HEAD {health} -> {status} in {ms} ms");
                 problems.push(format!("{}: answers {status}", server.base));
             }
             Err(e) => {
-                println!("server: HEAD {health} -> {e} after {ms:.1} ms");
+                println!("server: HEAD {health} -> {e} after {ms} ms");
                 problems.push(format!("{}: unreachable ({e})", server.base));
             }
         }
@@ -190,7 +190,7 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
                     let url = server.cache_url(&origin);
                     let start = Instant::now();
                     let answer = probe::head_status(&url, &route, timeout);
-                    let ms = start.elapsed().as_secs_f64() * 1e3;
+                    let ms = settings::millis(start.elapsed());
                     let said = match answer {
                         Ok((200, ranges)) => {
                             format!("hit{}", if ranges { " (accepts ranges)" } else { "" })
@@ -199,7 +199,7 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
                         Ok((s, _)) => format!("unreachable ({s})"),
                         Err(e) => format!("unreachable ({e})"),
                     };
-                    println!("origin: {} -> {url}: {said} in {ms:.1} ms", origin.url);
+                    println!("origin: {} -> {url}: {said} in {ms} ms", origin.url);
                 }
             }
         }
@@ -207,9 +207,9 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
             Some(m) => match m.down_for(&server.base, SystemTime::now()) {
                 Some(left) => {
                     println!(
-                        "dead-cache memory: {} counts as down for {:.0} s more (in {})",
+                        "dead-cache memory: {} counts as down for {} s more (in {})",
                         server.base,
-                        left.as_secs_f64().ceil(),
+                        settings::seconds_ceil(left),
                         m.dir().display()
                     );
                     problems.push(format!(
