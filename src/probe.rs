@@ -61,33 +61,242 @@ pub fn probe_all(prepared: &Prepared, timeout: Duration, bytes: TargetBytes) -> 
     let mut unique = urls.clone();
     unique.sort_unstable();
     unique.dedup();
+    let route = &prepared.route;
+    let answers = if unique.iter().any(|u| u.starts_with("https://")) {
+        in_parallel(&unique, route, deadline, bytes, (0..unique.len()).collect())
+    } else {
+        pipelined_then_parallel(&unique, route, deadline, bytes)
+    };
+    urls.iter()
+        .map(|u| answers[unique.binary_search(u).expect("deduplicated from urls")])
+        .collect()
+}
+
+/// All HEADs on one keep-alive connection (every candidate is on the same
+/// cache host), read back in order; whatever that connection did not answer
+/// (a server that closes after one response, or mangles pipelining) is asked
+/// again on connections of its own, within the same deadline. Connecting to
+/// an IP address needs no DNS, so it runs without a thread.
+fn pipelined_then_parallel(
+    urls: &[String],
+    route: &ProbeRoute,
+    deadline: Instant,
+    bytes: TargetBytes,
+) -> Vec<ProbeAnswer> {
+    let Some(first) = Target::new(&urls[0], route, bytes) else {
+        return vec![ProbeAnswer::Unreachable; urls.len()];
+    };
+    let got: Option<Result<Vec<Option<ProbeAnswer>>, ()>> =
+        if first.connect_host.parse::<std::net::IpAddr>().is_ok() {
+            Some(pipelined(urls, route, deadline, bytes))
+        } else {
+            let (tx, rx) = mpsc::channel();
+            let (owned, route2) = (urls.to_vec(), route.clone());
+            // Detached on purpose: a lookup still stuck at the deadline is not waited for.
+            std::thread::spawn(move || {
+                let _ = tx.send(pipelined(&owned, &route2, deadline, bytes));
+            });
+            rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .ok()
+        };
+    match got {
+        // Could not connect at all, or no answer in time: nothing to retry.
+        None | Some(Err(())) => vec![ProbeAnswer::Unreachable; urls.len()],
+        Some(Ok(answers)) => {
+            let missing: Vec<usize> = (0..urls.len()).filter(|&i| answers[i].is_none()).collect();
+            let retried = if missing.is_empty() {
+                Vec::new()
+            } else {
+                in_parallel(urls, route, deadline, bytes, missing.clone())
+            };
+            let mut out: Vec<ProbeAnswer> = answers
+                .into_iter()
+                .map(|a| a.unwrap_or(ProbeAnswer::Unreachable))
+                .collect();
+            for (i, a) in missing.into_iter().zip(retried) {
+                out[i] = a;
+            }
+            out
+        }
+    }
+}
+
+/// One connection per URL in `which`, each on its own thread.
+fn in_parallel(
+    urls: &[String],
+    route: &ProbeRoute,
+    deadline: Instant,
+    bytes: TargetBytes,
+    which: Vec<usize>,
+) -> Vec<ProbeAnswer> {
     let (tx, rx) = mpsc::channel();
-    for (i, url) in unique.iter().enumerate() {
+    for (slot, &i) in which.iter().enumerate() {
         let tx = tx.clone();
-        let url = url.clone();
-        let route = prepared.route.clone();
-        // Detached on purpose: a probe still stuck at the deadline is simply
-        // not waited for.
+        let url = urls[i].clone();
+        let route = route.clone();
         std::thread::spawn(move || {
-            let _ = tx.send((i, head(&url, &route, deadline, bytes)));
+            let _ = tx.send((slot, head(&url, &route, deadline, bytes)));
         });
     }
     drop(tx);
-    let mut answers = vec![ProbeAnswer::Unreachable; unique.len()];
-    let mut pending = unique.len();
+    let mut answers = vec![ProbeAnswer::Unreachable; which.len()];
+    let mut pending = which.len();
     while pending > 0 {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok((i, a)) => {
-                answers[i] = a;
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok((slot, a)) => {
+                answers[slot] = a;
                 pending -= 1;
             }
             Err(_) => break,
         }
     }
-    urls.iter()
-        .map(|u| answers[unique.binary_search(u).expect("deduplicated from urls")])
-        .collect()
+    answers
+}
+
+/// `Err` when no connection could be made; otherwise one entry per URL,
+/// `None` where the connection ended before its answer.
+fn pipelined(
+    urls: &[String],
+    route: &ProbeRoute,
+    deadline: Instant,
+    bytes: TargetBytes,
+) -> Result<Vec<Option<ProbeAnswer>>, ()> {
+    let targets: Vec<Target> = urls
+        .iter()
+        .map(|u| Target::new(u, route, bytes))
+        .collect::<Option<_>>()
+        .ok_or(())?;
+    let stream =
+        connect(&targets[0].connect_host, targets[0].connect_port, deadline).map_err(|_| ())?;
+    let mut requests = String::new();
+    for (i, t) in targets.iter().enumerate() {
+        requests.push_str(&t.request(i + 1 == targets.len()));
+    }
+    let mut answers = vec![None; urls.len()];
+    let mut reader = HeadReader::new(stream);
+    let sent = remaining(deadline)
+        .and_then(|left| reader.stream.set_write_timeout(Some(left)))
+        .and_then(|()| reader.stream.write_all(requests.as_bytes()));
+    if sent.is_err() {
+        return Ok(answers);
+    }
+    for slot in answers.iter_mut() {
+        let Ok(head) = reader.next_head(deadline) else {
+            break;
+        };
+        let Some(answer) = parse_head(&head) else {
+            break;
+        };
+        *slot = Some(answer);
+        if closes_connection(&head) {
+            break;
+        }
+    }
+    Ok(answers)
+}
+
+/// `Connection: close` in a response head: no more answers on this connection.
+fn closes_connection(head: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(head).to_ascii_lowercase();
+    text.starts_with("http/1.0")
+        || text.split("\r\n").any(|l| {
+            l.split_once(':')
+                .is_some_and(|(k, v)| k.trim() == "connection" && v.contains("close"))
+        })
+}
+
+/// Where one probe connects and what it sends.
+struct Target {
+    connect_host: String,
+    connect_port: u16,
+    authority: String,
+    request_target: String,
+    proxy_auth: Option<String>,
+}
+
+impl Target {
+    fn new(url: &str, route: &ProbeRoute, bytes: TargetBytes) -> Option<Target> {
+        let (authority, host, port, path) = split_http_url(url)?;
+        Some(match route {
+            ProbeRoute::Direct => Target {
+                connect_host: host,
+                connect_port: port,
+                authority: authority.to_string(),
+                request_target: request_target(path, bytes),
+                proxy_auth: None,
+            },
+            ProbeRoute::HttpProxy(proxy) => {
+                let p = proxy
+                    .strip_prefix("http://")
+                    .unwrap_or(proxy)
+                    .trim_end_matches('/');
+                let (userinfo, hostport) = match p.rsplit_once('@') {
+                    Some((u, h)) => (Some(u), h),
+                    None => (None, p),
+                };
+                let (ph, pp) = split_host_port(hostport, 1080)?;
+                Target {
+                    connect_host: ph,
+                    connect_port: pp,
+                    authority: authority.to_string(),
+                    // Absolute form, as curl and wget send through a proxy.
+                    request_target: request_target(url, bytes),
+                    proxy_auth: userinfo.map(basic_auth),
+                }
+            }
+        })
+    }
+
+    fn request(&self, last: bool) -> String {
+        let mut r = format!(
+            "HEAD {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: {USER_AGENT}\r\nAccept: */*\r\n",
+            self.request_target, self.authority
+        );
+        if last {
+            r.push_str("Connection: close\r\n");
+        }
+        if let Some(auth) = &self.proxy_auth {
+            r.push_str(&format!("Proxy-Authorization: Basic {auth}\r\n"));
+        }
+        r.push_str("\r\n");
+        r
+    }
+}
+
+/// Reads response heads one after another from one connection.
+struct HeadReader {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl HeadReader {
+    fn new(stream: TcpStream) -> HeadReader {
+        HeadReader {
+            stream,
+            buf: Vec::with_capacity(1024),
+        }
+    }
+
+    /// The next head (up to the blank line); what follows stays buffered.
+    fn next_head(&mut self, deadline: Instant) -> std::io::Result<Vec<u8>> {
+        let mut chunk = [0u8; 4096];
+        loop {
+            if let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = self.buf[..end].to_vec();
+                self.buf.drain(..end + 4);
+                return Ok(head);
+            }
+            if self.buf.len() > MAX_HEADER_BYTES {
+                return Err(std::io::ErrorKind::InvalidData.into());
+            }
+            self.stream.set_read_timeout(Some(remaining(deadline)?))?;
+            let n = self.stream.read(&mut chunk)?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
 }
 
 fn head(url: &str, route: &ProbeRoute, deadline: Instant, bytes: TargetBytes) -> ProbeAnswer {
@@ -166,34 +375,14 @@ fn http_head_raw(
     deadline: Instant,
     bytes: TargetBytes,
 ) -> std::io::Result<Vec<u8>> {
-    let bad = || std::io::Error::from(std::io::ErrorKind::InvalidInput);
-    let (authority, host, port, path) = split_http_url(url).ok_or_else(bad)?;
-    let (connect_host, connect_port, target, proxy_auth) = match route {
-        ProbeRoute::Direct => (host, port, request_target(path, bytes), None),
-        ProbeRoute::HttpProxy(proxy) => {
-            let p = proxy
-                .strip_prefix("http://")
-                .unwrap_or(proxy)
-                .trim_end_matches('/');
-            let (userinfo, hostport) = match p.rsplit_once('@') {
-                Some((u, h)) => (Some(u), h),
-                None => (None, p),
-            };
-            let (ph, pp) = split_host_port(hostport, 1080).ok_or_else(bad)?;
-            (ph, pp, request_target(url, bytes), userinfo.map(basic_auth))
-        }
-    };
-    let mut stream = connect(&connect_host, connect_port, deadline)?;
-    let mut request = format!(
-        "HEAD {target} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: {USER_AGENT}\r\nAccept: */*\r\nConnection: close\r\n"
-    );
-    if let Some(auth) = proxy_auth {
-        request.push_str(&format!("Proxy-Authorization: Basic {auth}\r\n"));
-    }
-    request.push_str("\r\n");
-    stream.set_write_timeout(Some(remaining(deadline)?))?;
-    stream.write_all(request.as_bytes())?;
-    read_head(&mut stream, deadline)
+    let t = Target::new(url, route, bytes).ok_or(std::io::ErrorKind::InvalidInput)?;
+    let stream = connect(&t.connect_host, t.connect_port, deadline)?;
+    let mut reader = HeadReader::new(stream);
+    reader
+        .stream
+        .set_write_timeout(Some(remaining(deadline)?))?;
+    reader.stream.write_all(t.request(true).as_bytes())?;
+    reader.next_head(deadline)
 }
 
 fn remaining(deadline: Instant) -> std::io::Result<Duration> {
@@ -218,28 +407,6 @@ fn connect(host: &str, port: u16, deadline: Instant) -> std::io::Result<TcpStrea
         }
     }
     Err(last)
-}
-
-/// Reads up to the blank line that ends the response head.
-fn read_head(stream: &mut TcpStream, deadline: Instant) -> std::io::Result<Vec<u8>> {
-    let mut buf = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 4096];
-    loop {
-        stream.set_read_timeout(Some(remaining(deadline)?))?;
-        let n = stream.read(&mut chunk)?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        let scan_from = buf.len().saturating_sub(3);
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(end) = buf[scan_from..].windows(4).position(|w| w == b"\r\n\r\n") {
-            buf.truncate(scan_from + end);
-            return Ok(buf);
-        }
-        if buf.len() > MAX_HEADER_BYTES {
-            return Err(std::io::ErrorKind::InvalidData.into());
-        }
-    }
 }
 
 /// Status line and `Accept-Ranges` of a response head, as a probe answer.

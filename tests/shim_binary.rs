@@ -489,3 +489,36 @@ fn a_bug_in_planning_still_runs_the_real_tool_as_written() {
         "{err}"
     );
 }
+
+#[test]
+fn several_urls_are_all_probed_even_when_the_host_closes_after_each_answer() {
+    // This cache host answers one request per connection (Connection: close):
+    // the pipelined connection gets one answer, the rest are asked again.
+    let Some(l) = Layout::new() else { return };
+    let origins = [
+        "https://a.example.com/1.bin",
+        "https://a.example.com/2.bin",
+        "https://a.example.com/3.bin",
+    ];
+    let host = hit_host(&origins[..2]);
+    let mut a = vec![os("-s")];
+    a.extend(origins.iter().map(|o| os(o)));
+    let out = l.run("curl", &a, &[("WITHCACHE_SERVER", &host.url())]);
+    let saw = fake_saw(&out);
+    let cached = |o: &str| os(&format!("{}{}", host.url(), cache_path(o)));
+    assert_eq!(
+        saw.args,
+        vec![
+            os("-s"),
+            cached(origins[0]),
+            cached(origins[1]),
+            os(origins[2])
+        ]
+    );
+    let heads = host
+        .requests()
+        .iter()
+        .filter(|r| r.method == "HEAD")
+        .count();
+    assert!(heads >= 3, "every URL probed: {:?}", host.requests());
+}

@@ -1,0 +1,329 @@
+#!/usr/bin/env python3
+"""What the shim costs a user, measured with hyperfine on loopback.
+
+Starts nginx (an origin and a cache host, two server blocks), builds a trivial
+static "real tool", and compares, in one run:
+  1. pass-through (no server): shim -> real tool vs the real tool directly
+     (a trivial static tool, so the shim's own cost is visible, and curl);
+  2. hit: `curl -fsS -o /dev/null ORIGIN` through the shim vs curl fetching the
+     cache URL directly, with withcache's native shim (curlwithcache) beside it;
+  3. miss, and an unreachable cache (connection refused) vs the direct fetch;
+  4. a dead cache that swallows connections: the first and the tenth call in
+     the same minute (ours, and withcache's native shim);
+  5. several URLs in one command (1, 4, 16): the probe cost must not grow.
+Prints a table and writes bench/RESULTS.md. Timing never fails the run;
+a missing part or a broken setup does.
+
+  scripts/bench            full run (used for bench/RESULTS.md)
+  scripts/bench --short    few runs (CI: proves it still runs)
+"""
+
+import base64
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHORT = "--short" in sys.argv
+RUNS = 30 if SHORT else 300
+WARMUP = 5 if SHORT else 30
+
+
+def die(msg):
+    sys.exit(f"bench: {msg}")
+
+
+def need(tool):
+    path = shutil.which(tool) or next((p for p in (f"/usr/sbin/{tool}", f"/sbin/{tool}") if os.path.exists(p)), None)
+    if not path:
+        die(f"{tool} is missing (scripts/install-test-deps installs it)")
+    return path
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_port(port, limit=20):
+    end = time.time() + limit
+    while time.time() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    die(f"nothing listening on 127.0.0.1:{port}")
+
+
+def token(url):
+    return base64.urlsafe_b64encode(url.encode()).decode().rstrip("=")
+
+
+class Blackhole:
+    """Accepts connections and never answers."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.held = []
+        threading.Thread(target=self.run, daemon=True).start()
+
+    def run(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+                self.held.append(c)
+            except OSError:
+                return
+
+
+def hyperfine(commands, env, names):
+    """Median seconds of each command, via hyperfine -N. The machine drifts
+    (the same curl measured 5.8 to 9.6 ms in one run), so each comparison is
+    split into rounds with alternating order, and the median of the
+    per-round medians is kept: drift then hits both sides alike."""
+    rounds = 1 if SHORT else 6
+    per_round = max(RUNS // rounds, 10)
+    seen = {n: [] for n in names}
+    for r in range(rounds):
+        order = list(zip(names, commands))
+        if r % 2:
+            order.reverse()
+        with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as out:
+            path = out.name
+        args = [need("hyperfine"), "-N", "--warmup", str(WARMUP), "--runs", str(per_round), "--export-json", path, "--style", "none"]
+        for n, c in order:
+            args += ["--command-name", n, c]
+        full_env = dict(env)
+        full_env.setdefault("PATH", os.environ["PATH"])
+        p = subprocess.run(args, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if p.returncode != 0:
+            die(f"hyperfine failed: {p.stderr.strip()[-500:]}")
+        data = json.load(open(path))
+        os.unlink(path)
+        for res in data["results"]:
+            seen[res["command"]].append(res["median"])
+    return {n: sorted(v)[len(v) // 2] for n, v in seen.items()}
+
+
+def timed(cmd, env):
+    start = time.perf_counter()
+    p = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    took = time.perf_counter() - start
+    if p.returncode != 0:
+        die(f"{cmd} failed ({p.returncode})")
+    return took
+
+
+def ms(s):
+    return f"{s * 1000:.2f} ms"
+
+
+def main():
+    version = next(l.split('"')[1] for l in open(ROOT / "Cargo.toml") if l.startswith("version"))
+    shim_bin = ROOT / f"dist/cacheshim-{version}-x86_64-unknown-linux-musl"
+    if not shim_bin.exists():
+        die(f"{shim_bin} is missing (run scripts/release)")
+    native = ROOT / ".venv/bin/curlwithcache"
+    if not native.exists():
+        die("withcache's native shim is missing (scripts/setup-venv)")
+    curl = need("curl")
+    nginx = need("nginx")
+    cc = need("cc")
+
+    work = Path(tempfile.mkdtemp(prefix="cacheshim-bench-"))
+    procs = []
+    try:
+        # The trivial static real tool and the PATH directories.
+        (work / "trivial").mkdir()
+        (work / "trivial.c").write_text("int main(void) { return 0; }\n")
+        subprocess.run([cc, "-static", "-Os", "-o", str(work / "trivial/curl"), str(work / "trivial.c")], check=True)
+        (work / "shim").mkdir()
+        os.symlink(shim_bin, work / "shim/curl")
+        shim_curl = str(work / "shim/curl")
+
+        # nginx: origin and cache host.
+        origin_port, cache_port = free_port(), free_port()
+        for d in ("origin/pub", "cache", "tmp"):
+            (work / d).mkdir(parents=True)
+        body = os.urandom(64 * 1024)
+        names = [f"f{i}.bin" for i in range(16)]
+        for n in names:
+            (work / "origin/pub" / n).write_bytes(body)
+        origin = f"http://127.0.0.1:{origin_port}/pub"
+        cache = f"http://127.0.0.1:{cache_port}"
+        for n in names:
+            url = f"{origin}/{n}"
+            d = work / "cache/b" / token(url)
+            d.mkdir(parents=True)
+            (d / n).write_bytes(body)
+        user = "user root;" if os.geteuid() == 0 else ""
+        (work / "nginx.conf").write_text(
+            f"""{user}
+daemon off; worker_processes 1; pid {work}/nginx.pid; error_log {work}/error.log;
+events {{ worker_connections 512; }}
+http {{
+  access_log off; default_type application/octet-stream;
+  client_body_temp_path {work}/tmp; proxy_temp_path {work}/tmp; fastcgi_temp_path {work}/tmp;
+  uwsgi_temp_path {work}/tmp; scgi_temp_path {work}/tmp;
+  server {{ listen 127.0.0.1:{origin_port}; root {work}/origin; }}
+  server {{ listen 127.0.0.1:{cache_port}; root {work}/cache; }}
+}}
+"""
+        )
+        procs.append(subprocess.Popen([nginx, "-c", str(work / "nginx.conf"), "-p", str(work)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        wait_port(origin_port)
+        wait_port(cache_port)
+        refused = f"http://127.0.0.1:{free_port()}"
+        blackhole = Blackhole()
+        base_env = {"PATH": f"{work / 'shim'}:/usr/bin:/bin", "HOME": str(work), "WITHCACHE_DOWN_TTL": "0"}
+        # withcache's native shim finds "curl" on PATH for its probe and its
+        # exec: it must see only the real one, never our shim.
+        native_env = dict(base_env, PATH="/usr/bin:/bin")
+        url = f"{origin}/{names[0]}"
+        cache_url = f"{cache}/b/{token(url)}/{names[0]}"
+        results = {}
+        rows = []
+
+        # 1. Pass-through.
+        env = dict(base_env, PATH=f"{work / 'shim'}:{work / 'trivial'}")
+        r = hyperfine([f"{work / 'trivial/curl'}", f"{shim_curl}"], env, ["trivial", "shim-trivial"])
+        rows.append(("pass-through, trivial static tool", r["trivial"], r["shim-trivial"], "+", 0.3e-3))
+        env = dict(base_env)
+        fetch = f"-fsS -o /dev/null {url}"
+        r = hyperfine([f"{curl} {fetch}", f"{shim_curl} {fetch}"], env, ["curl", "shim-curl"])
+        rows.append(("pass-through, curl (no server set)", r["curl"], r["shim-curl"], "+", 0.3e-3))
+
+        # 2. Hit.
+        r = hyperfine(
+            [f"{curl} -fsS -o /dev/null {cache_url}", f"{shim_curl} {fetch}"],
+            dict(base_env, WITHCACHE_SERVER=cache),
+            ["direct-cache", "shim-hit"],
+        )
+        rows.append(("hit (64 KiB): shim vs curl on the cache URL", r["direct-cache"], r["shim-hit"], "x", 1.10))
+        r = hyperfine(
+            [f"{curl} -fsS -o /dev/null {cache_url}", f"{native} {fetch}"],
+            dict(native_env, WITHCACHE_SERVER=cache),
+            ["direct-cache", "native-hit"],
+        )
+        rows.append(("hit: withcache native shim (same)", r["direct-cache"], r["native-hit"], "x", None))
+        # The same with a 4 MiB artifact (vendor artifacts are MBs to GBs).
+        big_url = f"{origin}/big.bin"
+        big = os.urandom(4 << 20)
+        (work / "origin/pub/big.bin").write_bytes(big)
+        d = work / "cache/b" / token(big_url)
+        d.mkdir(parents=True)
+        (d / "big.bin").write_bytes(big)
+        big_cache = f"{cache}/b/{token(big_url)}/big.bin"
+        r = hyperfine(
+            [f"{curl} -fsS -o /dev/null {big_cache}", f"{shim_curl} -fsS -o /dev/null {big_url}"],
+            dict(base_env, WITHCACHE_SERVER=cache),
+            ["direct-cache", "shim-hit"],
+        )
+        rows.append(("hit, 4 MiB artifact", r["direct-cache"], r["shim-hit"], "x", None))
+
+        # 3. Miss and refused.
+        miss_url = f"{origin}/not-cached.bin"
+        (work / "origin/pub/not-cached.bin").write_bytes(body)
+        miss_fetch = f"-fsS -o /dev/null {miss_url}"
+        for label, server, ours_name in (("miss", cache, "miss vs direct origin fetch"), ("refused", refused, "cache refusing connections vs direct")):
+            target = miss_fetch if label == "miss" else fetch
+            r = hyperfine([f"{curl} {target}", f"{shim_curl} {target}"], dict(base_env, WITHCACHE_SERVER=server), ["direct", "shim"])
+            rows.append((ours_name, r["direct"], r["shim"], "+", 1e-3))
+            r = hyperfine([f"{curl} {target}", f"{native} {target}"], dict(native_env, WITHCACHE_SERVER=server), ["direct", "native"])
+            rows.append((f"{label}: withcache native shim", r["direct"], r["native"], "+", None))
+
+        # 4. Dead cache (swallows connections): first and tenth call.
+        rt = work / "runtime"
+        rt.mkdir(mode=0o700)
+        dead = dict(base_env, WITHCACHE_SERVER=f"http://127.0.0.1:{blackhole.port}", XDG_RUNTIME_DIR=str(rt))
+        dead.pop("WITHCACHE_DOWN_TTL")
+        direct_one = timed([curl, "-fsS", "-o", "/dev/null", url], base_env)
+        ours = [timed([shim_curl, "-fsS", "-o", "/dev/null", url], dead) for _ in range(10)]
+        native_calls = 2 if SHORT else 10
+        native_dead = dict(dead, PATH=native_env["PATH"])
+        theirs = [timed([str(native), "-fsS", "-o", "/dev/null", url], native_dead) for _ in range(native_calls)]
+        dead_rows = [
+            ("dead cache, ours: 1st call", ours[0]),
+            ("dead cache, ours: 10th call", ours[9]),
+            ("dead cache, native: 1st call", theirs[0]),
+            (f"dead cache, native: {native_calls}th call", theirs[-1]),
+            ("direct fetch (for reference)", direct_one),
+        ]
+
+        # 5. Several URLs in one command.
+        multi = []
+        for n in (1, 4, 16):
+            urls = [f"{origin}/{x}" for x in names[:n]]
+            curls = [f"{cache}/b/{token(u)}/{u.rsplit('/', 1)[1]}" for u in urls]
+            direct = f"{curl} -fsS " + " ".join(f"-o /dev/null {c}" for c in curls)
+            shimmed = f"{shim_curl} -fsS " + " ".join(f"-o /dev/null {u}" for u in urls)
+            r = hyperfine([direct, shimmed], dict(base_env, WITHCACHE_SERVER=cache), ["direct", "shim"])
+            multi.append((n, r["direct"], r["shim"]))
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait(timeout=10)
+        shutil.rmtree(work, ignore_errors=True)
+
+    lines = []
+    lines.append(f"| case | baseline | measured | added | budget |")
+    lines.append("|---|---|---|---|---|")
+    for name, base, got, kind, budget in rows:
+        if kind == "x":
+            ratio = got / base
+            verdict = "" if budget is None else (" ok" if ratio <= budget else " OVER")
+            lines.append(f"| {name} | {ms(base)} | {ms(got)} | ×{ratio:.2f} | {'≤ ×%.2f' % budget + verdict if budget else '—'} |")
+        else:
+            added = got - base
+            verdict = "" if budget is None else (" ok" if added <= budget else " OVER")
+            lines.append(f"| {name} | {ms(base)} | {ms(got)} | {added * 1000:+.2f} ms | {'≤ %.1f ms' % (budget * 1000) + verdict if budget else '—'} |")
+    lines.append("")
+    lines.append("| dead cache that swallows connections (probe timeout: ours 2 s, native 5 s) | time |")
+    lines.append("|---|---|")
+    for name, t in dead_rows:
+        lines.append(f"| {name} | {ms(t)} |")
+    lines.append("")
+    lines.append("| URLs in one command (all hits) | curl on cache URLs | through the shim | added |")
+    lines.append("|---|---|---|---|")
+    first_added = multi[0][2] - multi[0][1]
+    for n, d, s in multi:
+        lines.append(f"| {n} | {ms(d)} | {ms(s)} | {(s - d) * 1000:+.2f} ms |")
+    growth = (multi[-1][2] - multi[-1][1]) - first_added
+    lines.append("")
+    lines.append(f"Probe cost growth from 1 to 16 URLs: {growth * 1000:+.2f} ms (budget: ≤ +1 ms){' ok' if growth <= 1e-3 else ' OVER'}")
+    table = "\n".join(lines)
+    print(table)
+
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+    header = (
+        f"# Benchmark results\n\n"
+        f"`scripts/bench{' --short' if SHORT else ''}` on {time.strftime('%Y-%m-%d')}: {platform.machine()}, "
+        f"{os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}; "
+        f"curl {subprocess.run([curl, '--version'], capture_output=True, text=True).stdout.split()[1]}, "
+        f"nginx on loopback, a 64 KiB artifact, hyperfine -N, {RUNS} runs per command in {1 if SHORT else 6} rounds of alternating order (median of the round medians). "
+        f"The shim is the static release binary `{shim_bin.name}` ({shim_bin.stat().st_size} bytes); "
+        f"\"native\" is withcache 0.13.3's `curlwithcache`.\n\n"
+    )
+    if not SHORT:
+        (ROOT / "bench/RESULTS.md").write_text(header + table + "\n")
+        print("\nwrote bench/RESULTS.md")
+
+
+if __name__ == "__main__":
+    main()
