@@ -34,7 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SHORT = "--short" in sys.argv
 RUNS = 30 if SHORT else 300
-WARMUP = 5 if SHORT else 30
+ROUNDS = 1 if SHORT else 10
+WARMUP = 5 if SHORT else 20
 
 
 def die(msg):
@@ -97,7 +98,7 @@ def hyperfine(commands, env, names):
     (the same curl measured 5.8 to 9.6 ms in one run), so each comparison is
     split into rounds with alternating order, and the median of the
     per-round medians is kept: drift then hits both sides alike."""
-    rounds = 1 if SHORT else 6
+    rounds = ROUNDS
     per_round = max(RUNS // rounds, 10)
     seen = {n: [] for n in names}
     for r in range(rounds):
@@ -118,7 +119,20 @@ def hyperfine(commands, env, names):
         os.unlink(path)
         for res in data["results"]:
             seen[res["command"]].append(res["median"])
-    return {n: sorted(v)[len(v) // 2] for n, v in seen.items()}
+    return seen
+
+
+def median(v):
+    v = sorted(v)
+    return v[len(v) // 2]
+
+
+def paired(r, a, b):
+    """(baseline, measured, added seconds, ratio): medians over rounds of the
+    per-round values, so both sides of each figure were measured together."""
+    diffs = [y - x for x, y in zip(r[a], r[b])]
+    ratios = [y / x for x, y in zip(r[a], r[b])]
+    return median(r[a]), median(r[b]), median(diffs), median(ratios)
 
 
 def timed(cmd, env):
@@ -203,11 +217,11 @@ http {{
         # 1. Pass-through.
         env = dict(base_env, PATH=f"{work / 'shim'}:{work / 'trivial'}")
         r = hyperfine([f"{work / 'trivial/curl'}", f"{shim_curl}"], env, ["trivial", "shim-trivial"])
-        rows.append(("pass-through, trivial static tool", r["trivial"], r["shim-trivial"], "+", 0.3e-3))
+        rows.append(("pass-through, trivial static tool", paired(r, "trivial", "shim-trivial"), "+", 0.3e-3))
         env = dict(base_env)
         fetch = f"-fsS -o /dev/null {url}"
         r = hyperfine([f"{curl} {fetch}", f"{shim_curl} {fetch}"], env, ["curl", "shim-curl"])
-        rows.append(("pass-through, curl (no server set)", r["curl"], r["shim-curl"], "+", 0.3e-3))
+        rows.append(("pass-through, curl (no server set)", paired(r, "curl", "shim-curl"), "+", 0.3e-3))
 
         # 2. Hit.
         r = hyperfine(
@@ -215,13 +229,13 @@ http {{
             dict(base_env, WITHCACHE_SERVER=cache),
             ["direct-cache", "shim-hit"],
         )
-        rows.append(("hit (64 KiB): shim vs curl on the cache URL", r["direct-cache"], r["shim-hit"], "x", 1.10))
+        rows.append(("hit (64 KiB): shim vs curl on the cache URL", paired(r, "direct-cache", "shim-hit"), "x", 1.10))
         r = hyperfine(
             [f"{curl} -fsS -o /dev/null {cache_url}", f"{native} {fetch}"],
             dict(native_env, WITHCACHE_SERVER=cache),
             ["direct-cache", "native-hit"],
         )
-        rows.append(("hit: withcache native shim (same)", r["direct-cache"], r["native-hit"], "x", None))
+        rows.append(("hit: withcache native shim (same)", paired(r, "direct-cache", "native-hit"), "x", None))
         # The same with a 4 MiB artifact (vendor artifacts are MBs to GBs).
         big_url = f"{origin}/big.bin"
         big = os.urandom(4 << 20)
@@ -235,7 +249,7 @@ http {{
             dict(base_env, WITHCACHE_SERVER=cache),
             ["direct-cache", "shim-hit"],
         )
-        rows.append(("hit, 4 MiB artifact", r["direct-cache"], r["shim-hit"], "x", None))
+        rows.append(("hit, 4 MiB artifact", paired(r, "direct-cache", "shim-hit"), "x", None))
 
         # 3. Miss and refused.
         miss_url = f"{origin}/not-cached.bin"
@@ -244,9 +258,9 @@ http {{
         for label, server, ours_name in (("miss", cache, "miss vs direct origin fetch"), ("refused", refused, "cache refusing connections vs direct")):
             target = miss_fetch if label == "miss" else fetch
             r = hyperfine([f"{curl} {target}", f"{shim_curl} {target}"], dict(base_env, WITHCACHE_SERVER=server), ["direct", "shim"])
-            rows.append((ours_name, r["direct"], r["shim"], "+", 1e-3))
+            rows.append((ours_name, paired(r, "direct", "shim"), "+", 1e-3))
             r = hyperfine([f"{curl} {target}", f"{native} {target}"], dict(native_env, WITHCACHE_SERVER=server), ["direct", "native"])
-            rows.append((f"{label}: withcache native shim", r["direct"], r["native"], "+", None))
+            rows.append((f"{label}: withcache native shim", paired(r, "direct", "native"), "+", None))
 
         # 4. Dead cache (swallows connections): first and tenth call.
         rt = work / "runtime"
@@ -266,15 +280,18 @@ http {{
             ("direct fetch (for reference)", direct_one),
         ]
 
-        # 5. Several URLs in one command.
-        multi = []
+        # 5. Several URLs in one command: all six commands in the same rounds.
+        commands, cmd_names = [], []
         for n in (1, 4, 16):
             urls = [f"{origin}/{x}" for x in names[:n]]
             curls = [f"{cache}/b/{token(u)}/{u.rsplit('/', 1)[1]}" for u in urls]
-            direct = f"{curl} -fsS " + " ".join(f"-o /dev/null {c}" for c in curls)
-            shimmed = f"{shim_curl} -fsS " + " ".join(f"-o /dev/null {u}" for u in urls)
-            r = hyperfine([direct, shimmed], dict(base_env, WITHCACHE_SERVER=cache), ["direct", "shim"])
-            multi.append((n, r["direct"], r["shim"]))
+            commands.append(f"{curl} -fsS " + " ".join(f"-o /dev/null {c}" for c in curls))
+            commands.append(f"{shim_curl} -fsS " + " ".join(f"-o /dev/null {u}" for u in urls))
+            cmd_names += [f"direct-{n}", f"shim-{n}"]
+        r = hyperfine(commands, dict(base_env, WITHCACHE_SERVER=cache), cmd_names)
+        multi = [(n, paired(r, f"direct-{n}", f"shim-{n}")) for n in (1, 4, 16)]
+        added = {n: [y - x for x, y in zip(r[f"direct-{n}"], r[f"shim-{n}"])] for n in (1, 4, 16)}
+        growth = median([a16 - a1 for a1, a16 in zip(added[1], added[16])])
     finally:
         for p in procs:
             p.terminate()
@@ -282,17 +299,17 @@ http {{
         shutil.rmtree(work, ignore_errors=True)
 
     lines = []
-    lines.append(f"| case | baseline | measured | added | budget |")
+    lines.append("| case | baseline | measured | added | budget |")
     lines.append("|---|---|---|---|---|")
-    for name, base, got, kind, budget in rows:
+    for name, (base, got, added, ratio), kind, budget in rows:
         if kind == "x":
-            ratio = got / base
             verdict = "" if budget is None else (" ok" if ratio <= budget else " OVER")
-            lines.append(f"| {name} | {ms(base)} | {ms(got)} | ×{ratio:.2f} | {'≤ ×%.2f' % budget + verdict if budget else '—'} |")
+            limit = f"≤ ×{budget:.2f}{verdict}" if budget else "—"
+            lines.append(f"| {name} | {ms(base)} | {ms(got)} | ×{ratio:.2f} | {limit} |")
         else:
-            added = got - base
             verdict = "" if budget is None else (" ok" if added <= budget else " OVER")
-            lines.append(f"| {name} | {ms(base)} | {ms(got)} | {added * 1000:+.2f} ms | {'≤ %.1f ms' % (budget * 1000) + verdict if budget else '—'} |")
+            limit = f"≤ {budget * 1000:.1f} ms{verdict}" if budget else "—"
+            lines.append(f"| {name} | {ms(base)} | {ms(got)} | {added * 1000:+.2f} ms | {limit} |")
     lines.append("")
     lines.append("| dead cache that swallows connections (probe timeout: ours 2 s, native 5 s) | time |")
     lines.append("|---|---|")
@@ -301,10 +318,8 @@ http {{
     lines.append("")
     lines.append("| URLs in one command (all hits) | curl on cache URLs | through the shim | added |")
     lines.append("|---|---|---|---|")
-    first_added = multi[0][2] - multi[0][1]
-    for n, d, s in multi:
-        lines.append(f"| {n} | {ms(d)} | {ms(s)} | {(s - d) * 1000:+.2f} ms |")
-    growth = (multi[-1][2] - multi[-1][1]) - first_added
+    for n, (d, sh, add, _) in multi:
+        lines.append(f"| {n} | {ms(d)} | {ms(sh)} | {add * 1000:+.2f} ms |")
     lines.append("")
     lines.append(f"Probe cost growth from 1 to 16 URLs: {growth * 1000:+.2f} ms (budget: ≤ +1 ms){' ok' if growth <= 1e-3 else ' OVER'}")
     table = "\n".join(lines)
@@ -316,7 +331,8 @@ http {{
         f"`scripts/bench{' --short' if SHORT else ''}` on {time.strftime('%Y-%m-%d')}: {platform.machine()}, "
         f"{os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}; "
         f"curl {subprocess.run([curl, '--version'], capture_output=True, text=True).stdout.split()[1]}, "
-        f"nginx on loopback, a 64 KiB artifact, hyperfine -N, {RUNS} runs per command in {1 if SHORT else 6} rounds of alternating order (median of the round medians). "
+        f"nginx on loopback, a 64 KiB artifact, hyperfine -N, {RUNS} runs per command in {ROUNDS} rounds of alternating order; "
+        f"each figure is the median over rounds of that round's median (added and ratio: of the per-round difference and ratio, both sides measured together). "
         f"The shim is the static release binary `{shim_bin.name}` ({shim_bin.stat().st_size} bytes); "
         f"\"native\" is withcache 0.13.3's `curlwithcache`.\n\n"
     )
