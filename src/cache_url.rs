@@ -221,6 +221,27 @@ fn query_has_secret(query: &str) -> bool {
     })
 }
 
+/// `%XX` escapes decoded (malformed ones kept as written).
+pub fn percent_decode(s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        if s[i] == b'%'
+            && i + 2 < s.len()
+            && let Some(v) = std::str::from_utf8(&s[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(s[i]);
+        i += 1;
+    }
+    out
+}
+
 /// curl expands `{a,b}` and `[1-3]` in URLs unless `-g`: such a URL names
 /// several transfers, none of which is the literal string.
 pub fn is_curl_glob(url: &[u8]) -> bool {

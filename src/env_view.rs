@@ -31,6 +31,17 @@ impl EnvView for ProcessEnv {
 #[derive(Clone, Debug, Default)]
 pub struct MapEnv(pub BTreeMap<String, OsString>);
 
+impl MapEnv {
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> MapEnv {
+        MapEnv(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), OsString::from(v)))
+                .collect(),
+        )
+    }
+}
+
 impl EnvView for MapEnv {
     fn var(&self, name: &str) -> Option<OsString> {
         self.0.get(name).cloned()

@@ -449,24 +449,8 @@ pub fn answer_for_status(status: u16, accepts_ranges: bool) -> ProbeAnswer {
 /// `user:pass` as written in a proxy URL (percent-escapes decoded), base64.
 fn basic_auth(userinfo: &str) -> String {
     use base64::Engine as _;
-    let mut raw = Vec::new();
-    let b = userinfo.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && i + 2 < b.len()
-            && let Some(v) = std::str::from_utf8(&b[i + 1..i + 3])
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            raw.push(v);
-            i += 3;
-            continue;
-        }
-        raw.push(b[i]);
-        i += 1;
-    }
-    base64::engine::general_purpose::STANDARD.encode(raw)
+    base64::engine::general_purpose::STANDARD
+        .encode(crate::cache_url::percent_decode(userinfo.as_bytes()))
 }
 
 #[cfg(feature = "tls")]

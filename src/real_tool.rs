@@ -100,6 +100,29 @@ pub fn locate_real_tool(
     None
 }
 
+/// Our identity and the real tool, as this process would find it: the
+/// sequence the shim, `cacheshim plan` and `doctor` share.
+pub fn locate_from_env(
+    tool: Tool,
+    argv0: &OsStr,
+    env: &dyn crate::env_view::EnvView,
+    seen: &[FileId],
+) -> (SelfImage, Option<Located>) {
+    let fs = RealExecutables;
+    let path_var = env.var("PATH");
+    let me = self_image(argv0, path_var.as_deref(), &fs);
+    let override_path = env.var(tool.real_override_var());
+    let real = locate_real_tool(
+        tool,
+        override_path.as_deref(),
+        path_var.as_deref(),
+        &me,
+        seen,
+        &fs,
+    );
+    (me, real)
+}
+
 /// BusyBox wget puts URL bytes on the wire as written (curl and GNU wget
 /// escape them); known by the multi-call binary's name behind the links.
 pub fn is_busybox(real: &Path) -> bool {

@@ -9,7 +9,7 @@ use crate::loop_guard::{self, Chain};
 use crate::planner::{self, Outcome, PlanInput, Preparation, Prepared, ProbeAnswer};
 use crate::policy::Reason;
 use crate::probe::TargetBytes;
-use crate::real_tool::{self, RealExecutables};
+use crate::real_tool;
 use crate::tool::Tool;
 use crate::{probe, settings};
 use std::ffi::{OsStr, OsString};
@@ -31,18 +31,8 @@ pub fn run(tool: Tool, argv0: &OsStr, args: Vec<OsString>) -> i32 {
         );
         return 127;
     }
-    let path_var = env.var("PATH");
-    let fs = RealExecutables;
-    let me = real_tool::self_image(argv0, path_var.as_deref(), &fs);
-    let override_path = env.var(tool.real_override_var());
-    let Some(real) = real_tool::locate_real_tool(
-        tool,
-        override_path.as_deref(),
-        path_var.as_deref(),
-        &me,
-        &chain.seen,
-        &fs,
-    ) else {
+    let (me, real) = real_tool::locate_from_env(tool, argv0, &env, &chain.seen);
+    let Some(real) = real else {
         eprintln!(
             "{name}: cacheshim: no real {name} found on PATH (set {} to its path)",
             tool.real_override_var()

@@ -3,8 +3,8 @@
 
 mod common;
 
+use common::servers::{Reply, TestServer};
 use common::*;
-use std::collections::HashMap;
 use std::ffi::OsString;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
@@ -75,21 +75,15 @@ fn args(a: &[&str]) -> Vec<OsString> {
     a.iter().map(|s| os(s)).collect()
 }
 
-fn hit_host(origins: &[&str]) -> CacheHost {
-    let routes = origins
-        .iter()
-        .map(|o| {
-            (
-                cache_path(o),
-                Route {
-                    status: 200,
-                    headers: vec![],
-                    body: b"cached bytes".to_vec(),
-                },
-            )
-        })
-        .collect::<HashMap<_, _>>();
-    CacheHost::start(routes)
+/// A cache host holding `origins` (one request per connection, like the
+/// simplest static server).
+fn hit_host(origins: &[&str]) -> TestServer {
+    let held: Vec<String> = origins.iter().map(|o| cache_path(o)).collect();
+    TestServer::start(move |req| Reply::Http {
+        status: if held.contains(&req.target) { 200 } else { 404 },
+        headers: vec![],
+        body: b"cached bytes".to_vec(),
+    })
 }
 
 #[test]
@@ -133,7 +127,7 @@ fn hit_rewrites_only_the_url_and_probes_with_one_head() {
     let reqs = host.requests();
     assert_eq!(reqs.len(), 1, "{reqs:?}");
     assert_eq!(reqs[0].method, "HEAD");
-    assert_eq!(reqs[0].path, cache_path(origin));
+    assert_eq!(reqs[0].target, cache_path(origin));
     let ua = reqs[0].header("user-agent").unwrap_or_default();
     assert!(ua.starts_with("cacheshim/"), "user agent {ua:?}");
     assert!(

@@ -101,8 +101,15 @@ fn parse(args: &[OsString], help: &str, allow_force: bool) -> Result<Option<Opti
     }))
 }
 
-fn this_binary() -> std::io::Result<PathBuf> {
-    std::env::current_exe()?.canonicalize()
+/// This binary's real path, or a one-line error.
+fn this_binary() -> Option<PathBuf> {
+    match std::env::current_exe().and_then(|p| p.canonicalize()) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            eprintln!("cacheshim: cannot find this binary's path: {e}");
+            None
+        }
+    }
 }
 
 /// Whether `path` is a symlink that ends at this very binary.
@@ -121,12 +128,8 @@ pub fn install(args: &[OsString]) -> Result<i32, Usage> {
     let Some(o) = parse(args, INSTALL_HELP, true)? else {
         return Ok(0);
     };
-    let me = match this_binary() {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("cacheshim: cannot find this binary's path: {e}");
-            return Ok(1);
-        }
+    let Some(me) = this_binary() else {
+        return Ok(1);
     };
     if let Err(e) = std::fs::create_dir_all(&o.dir) {
         eprintln!("cacheshim: cannot create {}: {e}", o.dir.display());
@@ -192,12 +195,8 @@ pub fn uninstall(args: &[OsString]) -> Result<i32, Usage> {
     let Some(o) = parse(args, UNINSTALL_HELP, false)? else {
         return Ok(0);
     };
-    let me = match this_binary() {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("cacheshim: cannot find this binary's path: {e}");
-            return Ok(1);
-        }
+    let Some(me) = this_binary() else {
+        return Ok(1);
     };
     let mut failed = false;
     for name in &o.names {

@@ -2,13 +2,13 @@
 
 use super::{Arg, Args, Usage, is, usage};
 use crate::config_files::RealFiles;
-use crate::env_view::{EnvView, ProcessEnv};
+use crate::env_view::ProcessEnv;
 use crate::invocation::{Invocation, invoked_as};
 use crate::json;
 use crate::loop_guard::Chain;
 use crate::planner::{self, Outcome, PlanInput, Preparation, ProbeAnswer};
 use crate::probe::{self, TargetBytes};
-use crate::real_tool::{self, RealExecutables};
+use crate::real_tool;
 use crate::settings;
 use std::ffi::OsString;
 
@@ -57,19 +57,8 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
         ));
     };
     let env = ProcessEnv;
-    let fs = RealExecutables;
-    let path_var = env.var("PATH");
-    let me = real_tool::self_image(name, path_var.as_deref(), &fs);
     let chain = Chain::from_env(&env);
-    let override_path = env.var(tool.real_override_var());
-    let real = real_tool::locate_real_tool(
-        tool,
-        override_path.as_deref(),
-        path_var.as_deref(),
-        &me,
-        &chain.seen,
-        &fs,
-    );
+    let (_, real) = real_tool::locate_from_env(tool, name, &env, &chain.seen);
     let input = PlanInput {
         tool,
         args: tool_args,

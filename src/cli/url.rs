@@ -2,7 +2,7 @@
 //! a CDN origin or an S3-compatible bucket with the same layout.
 
 use super::{Arg, Args, Usage, is, usage};
-use crate::cache_url::{CacheServer, Origin};
+use crate::cache_url::{CacheServer, Origin, percent_decode};
 use crate::env_view::{EnvView, ProcessEnv};
 use crate::settings::GENERIC_SERVER_VAR;
 use std::ffi::OsString;
@@ -53,7 +53,9 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
                 let path = format!("b/{}", origin.cache_path());
                 let shown = match &server {
                     Some(s) => s.cache_url(&origin),
-                    None if decoded => String::from_utf8_lossy(&percent_decode(&path)).into_owned(),
+                    None if decoded => {
+                        String::from_utf8_lossy(&percent_decode(path.as_bytes())).into_owned()
+                    }
                     None => path,
                 };
                 println!("{shown}");
@@ -69,25 +71,4 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
         }
     }
     Ok(if failed { 1 } else { 0 })
-}
-
-fn percent_decode(s: &str) -> Vec<u8> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && i + 2 < b.len()
-            && let Some(v) = std::str::from_utf8(&b[i + 1..i + 3])
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(v);
-            i += 3;
-            continue;
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    out
 }

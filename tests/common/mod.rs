@@ -1,17 +1,14 @@
-//! Shared helpers for integration tests: the fake real tool, a loopback cache
-//! host, bounded process runs, and the "skip locally, fail in CI" rule.
+//! Shared helpers for integration tests: the fake real tool, bounded process
+//! runs, and the "skip locally, fail in CI" rule. Servers are in `servers`,
+//! the argv fixture loader in `fixtures`.
 #![allow(dead_code)]
 
-use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Read;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::thread::JoinHandle;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 pub fn shim_binary() -> PathBuf {
@@ -137,128 +134,6 @@ pub fn os(s: &str) -> OsString {
 
 pub fn bytes_arg(b: &[u8]) -> OsString {
     OsStr::from_bytes(b).to_os_string()
-}
-
-/// One request the cache host saw.
-#[derive(Clone, Debug)]
-pub struct SeenRequest {
-    pub method: String,
-    pub path: String,
-    pub headers: Vec<(String, String)>,
-}
-
-impl SeenRequest {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-#[derive(Clone)]
-pub struct Route {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-/// A minimal HTTP/1.1 cache host on 127.0.0.1 with a free port. Unknown paths
-/// answer 404. Stopped (and its thread joined) on drop.
-pub struct CacheHost {
-    pub port: u16,
-    seen: Arc<Mutex<Vec<SeenRequest>>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl CacheHost {
-    pub fn start(routes: HashMap<String, Route>) -> CacheHost {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (seen2, stop2) = (seen.clone(), stop.clone());
-        let thread = std::thread::spawn(move || {
-            while !stop2.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((stream, _)) => serve(stream, &routes, &seen2),
-                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
-                }
-            }
-        });
-        CacheHost {
-            port,
-            seen,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    pub fn requests(&self) -> Vec<SeenRequest> {
-        self.seen.lock().unwrap().clone()
-    }
-}
-
-impl Drop for CacheHost {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn serve(stream: TcpStream, routes: &HashMap<String, Route>, seen: &Mutex<Vec<SeenRequest>>) {
-    let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut line = String::new();
-    if reader.read_line(&mut line).is_err() {
-        return;
-    }
-    let mut parts = line.split_whitespace();
-    let method = parts.next().unwrap_or("").to_string();
-    let path = parts.next().unwrap_or("").to_string();
-    let mut headers = Vec::new();
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':') {
-            headers.push((k.trim().to_string(), v.trim().to_string()));
-        }
-    }
-    seen.lock().unwrap().push(SeenRequest {
-        method: method.clone(),
-        path: path.clone(),
-        headers,
-    });
-    let route = routes.get(&path).cloned().unwrap_or(Route {
-        status: 404,
-        headers: vec![],
-        body: b"not cached\n".to_vec(),
-    });
-    let mut out = stream;
-    let mut head = format!(
-        "HTTP/1.1 {} X\r\nContent-Length: {}\r\nConnection: close\r\n",
-        route.status,
-        route.body.len()
-    );
-    for (k, v) in &route.headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    let _ = out.write_all(head.as_bytes());
-    if method != "HEAD" {
-        let _ = out.write_all(&route.body);
-    }
 }
 
 /// `/b/<token>/<name>` for an origin: computed here independently.
