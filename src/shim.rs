@@ -40,15 +40,16 @@ pub fn run(tool: Tool, argv0: &OsStr, args: Vec<OsString>) -> i32 {
         return 127;
     };
     let debug = settings::debug_enabled(&env);
-    let target_bytes = if tool == Tool::Wget && real_tool::is_busybox(&real.path) {
-        TargetBytes::Raw
-    } else {
-        TargetBytes::Escaped
-    };
     let (final_args, said) = if settings::server_setting(tool, &env).is_none() {
         // Pure pass-through: no parsing, no network, no files.
         (args, "pass-through (no-server)".to_string())
     } else {
+        // The probe sends the request line the way this real tool will.
+        let target_bytes = if tool == Tool::Wget && real_tool::is_busybox(&real.path) {
+            TargetBytes::Raw
+        } else {
+            TargetBytes::Escaped
+        };
         decide_or_fall_back(tool, args, &env, target_bytes)
     };
     if debug {
