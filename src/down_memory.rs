@@ -106,15 +106,9 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 mod tests {
     use super::*;
     use crate::env_view::MapEnv;
-    use std::ffi::OsString;
 
     fn env(pairs: &[(&str, &str)]) -> MapEnv {
-        MapEnv(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), OsString::from(v)))
-                .collect(),
-        )
+        MapEnv::from_pairs(pairs)
     }
 
     #[test]

@@ -128,15 +128,9 @@ fn http_proxy_url(p: &str, default_port: u16) -> Result<String, String> {
 mod tests {
     use super::*;
     use crate::env_view::MapEnv;
-    use std::ffi::OsString;
 
     fn env(pairs: &[(&str, &str)]) -> MapEnv {
-        MapEnv(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), OsString::from(v)))
-                .collect(),
-        )
+        MapEnv::from_pairs(pairs)
     }
 
     fn server() -> CacheServer {

@@ -76,12 +76,7 @@ mod tests {
     use crate::env_view::MapEnv;
 
     fn env(pairs: &[(&str, &str)]) -> MapEnv {
-        MapEnv(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), OsString::from(v)))
-                .collect(),
-        )
+        MapEnv::from_pairs(pairs)
     }
 
     #[test]

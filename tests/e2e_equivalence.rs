@@ -424,6 +424,15 @@ fn check_corpus(
     failures
 }
 
+fn assert_no_failures(failures: &[String]) {
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
 fn count_gets(log: &str) -> usize {
     log.lines()
         .filter(|l| l.contains("\"GET /b/") || l.starts_with("GET /b/"))
@@ -456,12 +465,7 @@ fn equivalence_through_withcache_server_with_the_artifacts_cached() {
         cached: true,
     };
     let failures = check_corpus(&w, &cache.url(), host, || count_gets(&cache.log()));
-    assert!(
-        failures.is_empty(),
-        "{} failures:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert_no_failures(&failures);
 }
 
 #[test]
@@ -478,12 +482,7 @@ fn equivalence_through_nginx_with_the_artifacts_cached() {
         cached: true,
     };
     let failures = check_corpus(&w, &nginx.url(), host, || count_gets(&nginx.access_log()));
-    assert!(
-        failures.is_empty(),
-        "{} failures:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert_no_failures(&failures);
 }
 
 #[test]
@@ -499,12 +498,7 @@ fn equivalence_with_an_empty_cache_and_withcache_server_records_the_misses() {
         cached: false,
     };
     let failures = check_corpus(&w, &cache.url(), host, || count_gets(&cache.log()));
-    assert!(
-        failures.is_empty(),
-        "{} failures:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert_no_failures(&failures);
     let page = cache.misses_page();
     for key in ["{cuda}", "{small}", "{a}", "{b}", "{c}", "{missing}"] {
         let url = &w.urls[key];
