@@ -1,12 +1,15 @@
 //! The withcache URL layout: `<server>/b/<base64url-no-padding(origin)>/<file name>`.
 //!
-//! The file name is the origin's last path segment copied verbatim (percent
-//! escapes as written), so `curl -O` and bare `wget` name the file exactly as a
-//! direct download would. Parsing is deliberately by hand: a normalising URL
-//! parser would re-encode what the user wrote.
+//! `url` decides what a URL *is* (scheme, credentials, host, port, whether it
+//! has a query); the cache key and the file name stay byte-for-byte what the
+//! user wrote, so `curl -O` and bare `wget` name the file exactly as a direct
+//! download would. Where `url` reads a URL differently from how it is written
+//! (extra slashes, backslashes, escapes in the host, a host it rejects), the
+//! real tool may read it differently too, so the URL is left alone.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use url::{Host, Position, Url};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ServerScheme {
@@ -24,65 +27,54 @@ pub struct CacheServer {
     pub host: String,
 }
 
+/// The host as `no_proxy` lists and connections name it: no brackets.
+pub fn host_text(host: Host<&str>) -> String {
+    match host {
+        Host::Domain(d) => d.to_ascii_lowercase(),
+        Host::Ipv4(a) => a.to_string(),
+        Host::Ipv6(a) => a.to_string(),
+    }
+}
+
+/// `url` needs a scheme; the tools (and `WITHCACHE_SERVER`) default to http.
+pub fn with_default_scheme(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains("://") {
+        text.into()
+    } else {
+        format!("http://{text}").into()
+    }
+}
+
 impl CacheServer {
     /// Accepts `host`, `host:port`, `http://host:port`, a trailing slash, a
     /// path prefix (`http://h/cache/`) and IPv6 (`[::1]:8081`).
     pub fn parse(text: &str) -> Result<CacheServer, String> {
         let text = text.trim();
-        let (scheme, rest) = match text.find("://") {
-            Some(i) => {
-                let s = &text[..i];
-                let scheme = if s.eq_ignore_ascii_case("http") {
-                    ServerScheme::Http
-                } else if s.eq_ignore_ascii_case("https") {
-                    ServerScheme::Https
-                } else {
-                    return Err(format!("unsupported scheme {s:?} (use http or https)"));
-                };
-                (scheme, &text[i + 3..])
-            }
-            None => (ServerScheme::Http, text),
-        };
-        if rest.contains(['?', '#']) || rest.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err("a server URL has no query, fragment or spaces".into());
+        if text.is_empty() || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            // `url` would silently drop tabs and newlines inside.
+            return Err("a server URL has no spaces or control characters".into());
         }
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
-            None => (rest, ""),
+        let url = Url::parse(&with_default_scheme(text)).map_err(|e| e.to_string())?;
+        let scheme = match url.scheme() {
+            "http" => ServerScheme::Http,
+            "https" => ServerScheme::Https,
+            s => return Err(format!("unsupported scheme {s:?} (use http or https)")),
         };
-        if authority.contains('@') {
+        if !url.username().is_empty() || url.password().is_some() {
             return Err("credentials in the server URL are not supported".into());
         }
-        let (host, port) = if let Some(inner) = authority.strip_prefix('[') {
-            let close = inner.find(']').ok_or("unclosed '[' in IPv6 address")?;
-            let after = &inner[close + 1..];
-            let port = match after {
-                "" => None,
-                p => Some(p.strip_prefix(':').ok_or("junk after IPv6 address")?),
-            };
-            (&inner[..close], port)
-        } else {
-            match authority.rsplit_once(':') {
-                Some((h, p)) => (h, Some(p)),
-                None => (authority, None),
-            }
-        };
-        if host.is_empty() {
-            return Err("no host".into());
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err("a server URL has no query or fragment".into());
         }
-        if let Some(p) = port
-            && (p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) || p.parse::<u16>().is_err())
-        {
-            return Err(format!("bad port {p:?}"));
-        }
-        let scheme_text = match scheme {
-            ServerScheme::Http => "http",
-            ServerScheme::Https => "https",
-        };
+        let host = url.host().ok_or("no host")?;
         Ok(CacheServer {
-            base: format!("{scheme_text}://{authority}{path}"),
+            base: format!(
+                "{}{}",
+                &url[..Position::BeforePath],
+                url.path().trim_end_matches('/')
+            ),
             scheme,
-            host: host.to_ascii_lowercase(),
+            host: host_text(host),
         })
     }
 
@@ -104,6 +96,10 @@ pub enum NotRewritable {
     NotAUrl,
     Scheme,
     CredentialsInUrl,
+    /// `url` reads the scheme, host or port differently from how it is
+    /// written (extra slashes, backslashes, escapes, IDN): the real tool may
+    /// too, so nothing is sent anywhere it might not go.
+    Ambiguous,
     /// A signed or token URL (`?X-Amz-Signature=`, `?token=`): even encoded
     /// in the cache URL, the secret would reach the cache host.
     CredentialsInQuery,
@@ -120,6 +116,7 @@ impl NotRewritable {
             NotRewritable::NotAUrl => "not-a-url",
             NotRewritable::Scheme => "scheme",
             NotRewritable::CredentialsInUrl => "credentials-in-url",
+            NotRewritable::Ambiguous => "ambiguous-url",
             NotRewritable::CredentialsInQuery => "credentials-in-query",
             NotRewritable::NoFileName => "no-file-name",
             NotRewritable::Glob => "glob",
@@ -132,7 +129,9 @@ impl NotRewritable {
 /// An origin URL that could be served from the cache.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Origin {
+    /// As written.
     pub url: String,
+    /// The last path segment as written.
     pub file_name: String,
     pub has_query: bool,
 }
@@ -147,99 +146,70 @@ impl Origin {
         )
     }
 
-    /// Splits `scheme://authority/path?query#fragment` without normalising.
     pub fn parse(raw: &[u8]) -> Result<Origin, NotRewritable> {
-        let url = std::str::from_utf8(raw).map_err(|_| NotRewritable::NotUtf8)?;
-        let colon = url.find("://").ok_or(NotRewritable::NotAUrl)?;
-        let scheme = &url[..colon];
-        let valid_scheme = scheme
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic())
-            && scheme
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
-        if !valid_scheme {
-            return Err(NotRewritable::NotAUrl);
-        }
-        if !["http", "https", "ftp", "ftps"]
-            .iter()
-            .any(|s| scheme.eq_ignore_ascii_case(s))
-        {
+        let written = std::str::from_utf8(raw).map_err(|_| NotRewritable::NotUtf8)?;
+        let url = match Url::parse(written) {
+            Ok(u) => u,
+            Err(url::ParseError::RelativeUrlWithoutBase) => return Err(NotRewritable::NotAUrl),
+            Err(_) if !written.contains("://") => return Err(NotRewritable::NotAUrl),
+            Err(_) => return Err(NotRewritable::Ambiguous),
+        };
+        if !matches!(url.scheme(), "http" | "https" | "ftp" | "ftps") {
             return Err(NotRewritable::Scheme);
         }
-        let after = &url[colon + 3..];
-        let authority_end = after.find(['/', '?', '#']).unwrap_or(after.len());
-        let authority = &after[..authority_end];
-        if authority.contains('@') {
+        if !url.username().is_empty() || url.password().is_some() {
             return Err(NotRewritable::CredentialsInUrl);
         }
-        let rest = &after[authority_end..];
-        let path_end = rest.find(['?', '#']).unwrap_or(rest.len());
-        let path = &rest[..path_end];
-        let has_query = rest[path_end..].starts_with('?');
-        if has_query && query_has_secret(&rest[path_end + 1..]) {
+        if url.host().is_none() {
+            return Err(NotRewritable::Ambiguous);
+        }
+        // What `url` understood as `scheme://host[:port]` must be exactly
+        // what is written (ASCII case aside), and end where the path begins.
+        let authority = &url[..Position::BeforePath];
+        let rest = match written.get(..authority.len()) {
+            Some(head) if head.eq_ignore_ascii_case(authority) => &written[authority.len()..],
+            _ => return Err(NotRewritable::Ambiguous),
+        };
+        if !(rest.is_empty() || rest.starts_with(['/', '?', '#'])) {
+            return Err(NotRewritable::Ambiguous);
+        }
+        if url
+            .query_pairs()
+            .any(|(name, _)| query_name_is_secret(&name))
+        {
             return Err(NotRewritable::CredentialsInQuery);
         }
-        let file_name = match path.rfind('/') {
-            Some(i) => &path[i + 1..],
-            None => "",
-        };
-        if file_name.is_empty() {
+        // The path as written ends where `url` ends it: at `?` or `#`.
+        let path = &rest[..rest.find(['?', '#']).unwrap_or(rest.len())];
+        let file_name = path.rsplit('/').next().unwrap_or_default();
+        if file_name.is_empty() || !path.starts_with('/') {
             return Err(NotRewritable::NoFileName);
         }
         Ok(Origin {
-            url: url.to_string(),
+            url: written.to_string(),
             file_name: file_name.to_string(),
-            has_query,
+            has_query: url.query().is_some(),
         })
     }
 }
 
 /// Query parameter names that carry a secret: the header-name words plus the
-/// signature words of pre-signed URLs (S3, GCS, Azure SAS `sig`).
-fn query_has_secret(query: &str) -> bool {
-    let query = query.split('#').next().unwrap_or_default();
-    query.split('&').any(|pair| {
-        let name = pair
-            .split('=')
-            .next()
-            .unwrap_or_default()
-            .to_ascii_lowercase();
-        [
-            "token",
-            "key",
-            "secret",
-            "session",
-            "auth",
-            "sig",
-            "credential",
-            "passw",
-        ]
-        .iter()
-        .any(|w| name.contains(w))
-    })
-}
-
-/// `%XX` escapes decoded (malformed ones kept as written).
-pub fn percent_decode(s: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(s.len());
-    let mut i = 0;
-    while i < s.len() {
-        if s[i] == b'%'
-            && i + 2 < s.len()
-            && let Some(v) = std::str::from_utf8(&s[i + 1..i + 3])
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(v);
-            i += 3;
-            continue;
-        }
-        out.push(s[i]);
-        i += 1;
-    }
-    out
+/// signature words of pre-signed URLs (S3, GCS, Azure SAS `sig`). Names are
+/// compared after percent-decoding (`url`'s query pairs).
+fn query_name_is_secret(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    [
+        "token",
+        "key",
+        "secret",
+        "session",
+        "auth",
+        "sig",
+        "credential",
+        "passw",
+    ]
+    .iter()
+    .any(|w| name.contains(w))
 }
 
 /// curl expands `{a,b}` and `[1-3]` in URLs unless `-g`: such a URL names
@@ -267,7 +237,7 @@ mod tests {
         assert_eq!(base("https://[fe80::1]/"), "https://[fe80::1]");
         assert_eq!(CacheServer::parse("[::1]:8081").unwrap().host, "::1");
         for bad in [
-            "", "ftp://h", "h:port", "h:99999", "u:p@h", "[::1", "h/?q", ":80",
+            "", "ftp://h", "h:port", "h:99999", "u:p@h", "[::1", "h/?q", ":80", "h/#f", "ca\tche",
         ] {
             assert!(
                 CacheServer::parse(bad).is_err(),
@@ -281,6 +251,8 @@ mod tests {
         let o = Origin::parse(b"https://ex.com/a/foo%20bar.tgz?x=1#frag").unwrap();
         assert_eq!(o.file_name, "foo%20bar.tgz");
         assert!(o.has_query);
+        let o = Origin::parse("https://ex.com/файл ü.tgz".as_bytes()).unwrap();
+        assert_eq!(o.file_name, "файл ü.tgz");
         // Independently computed: printf %s 'https://ex.com/f.tgz' | base64 | tr '+/' '-_' | tr -d =
         let o = Origin::parse(b"https://ex.com/f.tgz").unwrap();
         assert_eq!(o.cache_path(), "aHR0cHM6Ly9leC5jb20vZi50Z3o/f.tgz");
@@ -297,6 +269,7 @@ mod tests {
                 CredentialsInQuery,
             ),
             (b"https://h/f.tgz?access_token=x", CredentialsInQuery),
+            (b"https://h/f.tgz?%74oken=x", CredentialsInQuery),
             (b"https://ex.com", NoFileName),
             (b"https://ex.com?x=/f.tgz", NoFileName),
             (b"file:///etc/passwd", Scheme),
@@ -304,6 +277,24 @@ mod tests {
             (b"ex.com/f.tgz", NotAUrl),
             (b"-", NotAUrl),
             (b"https://ex.com/\xff.tgz", NotUtf8),
+            // curl accepts one to three slashes and sends these credentials.
+            (
+                b"http:///alice:hunter2@127.0.0.1:18080/f.bin",
+                CredentialsInUrl,
+            ),
+            (
+                b"HTTP:///alice:hunter2@127.0.0.1:18080/f.bin",
+                CredentialsInUrl,
+            ),
+            (b"http:\\\\alice:pw@127.0.0.1\\f.bin", CredentialsInUrl),
+            (b"http://alice%40corp:pw@h/f.bin", CredentialsInUrl),
+            (b"http://alice@h/f.bin", CredentialsInUrl),
+            (b"http:///h/f.bin", Ambiguous),
+            (b"http://h\\f.bin", Ambiguous),
+            (b"http://%68/f.bin", Ambiguous),
+            (b"http://0x7f.1/f.bin", Ambiguous),
+            ("https://bücher.example/f.tgz".as_bytes(), Ambiguous),
+            (b"http://h:80/f.bin", Ambiguous),
         ];
         for (raw, want) in cases {
             assert_eq!(

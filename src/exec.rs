@@ -6,9 +6,13 @@
 //! into whatever sh makes of it.
 
 use crate::tool::Tool;
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{CStr, CString, OsString, c_char};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
+
+unsafe extern "C" {
+    static environ: *const *const c_char;
+}
 
 /// Only returns on failure. `set` replaces or adds environment variables.
 pub fn exec_real_tool(
@@ -27,28 +31,53 @@ pub fn exec_real_tool(
         for a in args {
             argv.push(cstr(a.clone().into_vec())?);
         }
-        let mut envp = Vec::new();
-        for (k, v) in std::env::vars_os() {
-            if set.iter().any(|(name, _)| OsStr::new(name) == k) {
-                continue;
-            }
-            let mut kv = k.into_vec();
-            kv.push(b'=');
-            kv.extend(v.into_vec());
-            envp.push(cstr(kv)?);
-        }
-        for (k, v) in set {
-            envp.push(cstr(format!("{k}={v}").into_bytes())?);
-        }
-        Ok((path, argv, envp))
+        let added = set
+            .iter()
+            .map(|(k, v)| cstr(format!("{k}={v}").into_bytes()))
+            .collect::<std::io::Result<_>>()?;
+        Ok((path, argv, added))
     };
-    match build() {
-        Ok((path, argv, envp)) => match nix::unistd::execve(&path, &argv, &envp) {
-            Err(errno) => std::io::Error::from_raw_os_error(errno as i32),
-            Ok(never) => match never {},
-        },
-        Err(e) => e,
+    let (path, argv, added) = match build() {
+        Ok(parts) => parts,
+        Err(e) => return e,
+    };
+    // The inherited environment is passed on as it is, by pointer (this runs
+    // before every pass-through exec: no copies), less the entries we replace.
+    let mut envp: Vec<&CStr> = inherited_environment()
+        .filter(|entry| {
+            let name = entry
+                .to_bytes()
+                .split(|&b| b == b'=')
+                .next()
+                .unwrap_or_default();
+            !set.iter().any(|(k, _)| k.as_bytes() == name)
+        })
+        .collect();
+    envp.extend(added.iter().map(CString::as_c_str));
+    match nix::unistd::execve(&path, &argv, &envp) {
+        Err(errno) => std::io::Error::from_raw_os_error(errno as i32),
+        Ok(never) => match never {},
     }
+}
+
+/// The process environment, entry by entry (`NAME=value`).
+fn inherited_environment() -> impl Iterator<Item = &'static CStr> {
+    // SAFETY: `environ` is the C runtime's NULL-terminated array of
+    // NUL-terminated strings; nothing in this process changes it (we never
+    // call setenv), so the entries live until exec.
+    let mut at = unsafe { environ };
+    std::iter::from_fn(move || {
+        if at.is_null() {
+            return None;
+        }
+        // SAFETY: as above; `at` stays within the array up to its NULL.
+        let entry = unsafe { *at };
+        if entry.is_null() {
+            return None;
+        }
+        at = unsafe { at.add(1) };
+        Some(unsafe { CStr::from_ptr(entry) })
+    })
 }
 
 /// 127 when the file is not there, 126 when it is there but cannot be run.

@@ -5,6 +5,7 @@
 //! `policy` and `route` → `planner` (pure) → `probe` → `planner::finish` →
 //! `real_tool` and `loop_guard` → `exec`.
 
+pub mod arena;
 pub mod cache_url;
 pub mod cli;
 pub mod cmdline;

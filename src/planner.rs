@@ -79,9 +79,14 @@ pub enum Preparation {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProbeAnswer {
-    Hit { accepts_ranges: bool },
+    Hit {
+        accepts_ranges: bool,
+    },
     Miss,
     Unreachable,
+    /// Not asked: the real tool would send bytes no HTTP request of ours can
+    /// carry (BusyBox's raw non-ASCII). Counts as a miss.
+    Unprobeable,
 }
 
 impl ProbeAnswer {
@@ -93,6 +98,7 @@ impl ProbeAnswer {
             ProbeAnswer::Hit { .. } => "hit",
             ProbeAnswer::Miss => "miss",
             ProbeAnswer::Unreachable => "unreachable",
+            ProbeAnswer::Unprobeable => "unprobeable",
         }
     }
 
@@ -106,6 +112,7 @@ impl ProbeAnswer {
             },
             "miss" => ProbeAnswer::Miss,
             "unreachable" => ProbeAnswer::Unreachable,
+            "unprobeable" => ProbeAnswer::Unprobeable,
             _ => return None,
         })
     }
@@ -453,7 +460,7 @@ pub fn finish(args: &[OsString], prepared: &Prepared, answers: &[ProbeAnswer]) -
             ProbeAnswer::Hit { accepts_ranges } if *accepts_ranges || !prepared.needs_ranges => {
                 hit_indexes.push(cand)
             }
-            ProbeAnswer::Hit { .. } | ProbeAnswer::Miss => {}
+            ProbeAnswer::Hit { .. } | ProbeAnswer::Miss | ProbeAnswer::Unprobeable => {}
             ProbeAnswer::Unreachable => any_unreachable = true,
         }
     }

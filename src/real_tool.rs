@@ -32,6 +32,11 @@ pub trait Executables {
     fn inspect(&self, path: &Path) -> Option<(FileId, u64)>;
     /// Whether two files hold the same bytes.
     fn same_bytes(&self, a: &Path, b: &Path) -> bool;
+    /// Identity and size of a file we know is running (ourselves): no
+    /// executable check needed.
+    fn identify(&self, path: &Path) -> Option<(FileId, u64)> {
+        self.inspect(path)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -155,6 +160,18 @@ impl Executables for RealExecutables {
         ))
     }
 
+    fn identify(&self, path: &Path) -> Option<(FileId, u64)> {
+        use std::os::unix::fs::MetadataExt;
+        let md = std::fs::metadata(path).ok()?;
+        Some((
+            FileId {
+                dev: md.dev(),
+                ino: md.ino(),
+            },
+            md.size(),
+        ))
+    }
+
     fn same_bytes(&self, a: &Path, b: &Path) -> bool {
         use std::io::Read;
         let (Ok(mut fa), Ok(mut fb)) = (std::fs::File::open(a), std::fs::File::open(b)) else {
@@ -185,18 +202,38 @@ impl Executables for RealExecutables {
     }
 }
 
-/// Our own binary: /proc/self/exe where there is a /proc; else argv[0] as a
-/// path, or the first match for its name on PATH (how the shell found us).
+/// The path the kernel executed (`AT_EXECFN`): what the caller passed to
+/// execve, whatever argv[0] says. Relative paths are relative to our cwd,
+/// which exec does not change.
+pub fn executed_path() -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStringExt;
+    // SAFETY: getauxval only reads the auxiliary vector; AT_EXECFN, when
+    // present, points at a NUL-terminated string that lives as long as the
+    // process.
+    let ptr = unsafe { nix::libc::getauxval(nix::libc::AT_EXECFN) } as *const std::ffi::c_char;
+    if ptr.is_null() {
+        return None;
+    }
+    // SAFETY: see above.
+    let bytes = unsafe { std::ffi::CStr::from_ptr(ptr) }.to_bytes().to_vec();
+    (!bytes.is_empty()).then(|| PathBuf::from(OsString::from_vec(bytes)))
+}
+
+/// Our own binary: the file the kernel executed (a plain stat, cheaper than
+/// /proc's magic link), else /proc/self/exe, else argv[0] as a path, or the
+/// first match for its name on PATH (how the shell found us).
 pub fn self_image(argv0: &OsStr, path_var: Option<&OsStr>, fs: &dyn Executables) -> SelfImage {
-    let proc_exe = Path::new("/proc/self/exe");
     let from = |p: &Path| {
-        fs.inspect(p).map(|(id, size)| SelfImage {
+        fs.identify(p).map(|(id, size)| SelfImage {
             id: Some(id),
             size: Some(size),
             path: Some(p.to_path_buf()),
         })
     };
-    if let Some(me) = from(proc_exe) {
+    if let Some(me) = executed_path().and_then(|p| from(&p)) {
+        return me;
+    }
+    if let Some(me) = from(Path::new("/proc/self/exe")) {
         return me;
     }
     if argv0.as_bytes().contains(&b'/') {

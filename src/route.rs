@@ -2,15 +2,38 @@
 //! directly or through the same HTTP proxy, so a hit in the probe means the
 //! real tool can fetch it too.
 
-use crate::cache_url::{CacheServer, ServerScheme};
+use crate::cache_url::{CacheServer, ServerScheme, host_text, with_default_scheme};
 use crate::env_view::EnvView;
 use crate::tool::Tool;
+use base64::Engine as _;
+use percent_encoding::percent_decode_str;
+use url::Url;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ProbeRoute {
     Direct,
-    /// `http://[user:pass@]host:port`
-    HttpProxy(String),
+    HttpProxy(HttpProxy),
+}
+
+/// A plain HTTP proxy, as the real tool will use it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpProxy {
+    /// Without brackets.
+    pub host: String,
+    pub port: u16,
+    /// `Proxy-Authorization: Basic` value, from the proxy URL's user:password.
+    pub basic_auth: Option<String>,
+}
+
+impl HttpProxy {
+    /// `http://host:port` (never the credentials): for messages.
+    pub fn shown(&self) -> String {
+        if self.host.contains(':') {
+            format!("http://[{}]:{}", self.host, self.port)
+        } else {
+            format!("http://{}:{}", self.host, self.port)
+        }
+    }
 }
 
 /// What the command line (and wgetrc) said about proxies.
@@ -48,7 +71,7 @@ pub fn probe_route(
     match proxy {
         None => Ok(ProbeRoute::Direct),
         Some(p) if p.trim().is_empty() => Ok(ProbeRoute::Direct),
-        Some(p) => http_proxy_url(p.trim(), default_proxy_port(tool)).map(ProbeRoute::HttpProxy),
+        Some(p) => http_proxy(p.trim(), default_proxy_port(tool)).map(ProbeRoute::HttpProxy),
     }
 }
 
@@ -99,29 +122,39 @@ fn default_proxy_port(tool: Tool) -> u16 {
     }
 }
 
-/// Only plain HTTP proxies can carry the probe (no TLS, no SOCKS). The
-/// result always names its port: `http://[user:pass@]host:port`.
-fn http_proxy_url(p: &str, default_port: u16) -> Result<String, String> {
-    let rest = match p.find("://") {
-        None => p,
-        Some(i) if p[..i].eq_ignore_ascii_case("http") => &p[i + 3..],
-        Some(i) => return Err(format!("{} proxy", &p[..i])),
-    };
-    let rest = rest.split('/').next().unwrap_or_default();
-    let hostport = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
-    let has_port = if let Some(after) = hostport.strip_prefix('[') {
-        after.contains("]:")
-    } else {
-        hostport.contains(':')
-    };
-    if hostport.is_empty() {
-        return Err("proxy without a host".into());
+/// Only plain HTTP proxies can carry the probe (no TLS, no SOCKS). A proxy
+/// without a scheme is http, as to both tools.
+fn http_proxy(p: &str, default_port: u16) -> Result<HttpProxy, String> {
+    let text = with_default_scheme(p);
+    let url = Url::parse(&text).map_err(|e| format!("proxy {p:?}: {e}"))?;
+    if url.scheme() != "http" {
+        return Err(format!("{} proxy", url.scheme()));
     }
-    Ok(if has_port {
-        format!("http://{rest}")
-    } else {
-        format!("http://{rest}:{default_port}")
+    let host = url.host().ok_or("proxy without a host")?;
+    let basic_auth = (!url.username().is_empty() || url.password().is_some()).then(|| {
+        // The tools decode %XX in the proxy's user and password.
+        let decode = |s: &str| percent_decode_str(s).collect::<Vec<u8>>();
+        let mut pair = decode(url.username());
+        pair.push(b':');
+        pair.extend(decode(url.password().unwrap_or_default()));
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    });
+    Ok(HttpProxy {
+        host: host_text(host),
+        port: written_port(&text).unwrap_or(default_port),
+        basic_auth,
     })
+}
+
+/// The port written in an http URL, if any. `url` drops a port equal to the
+/// scheme's default, but a proxy's default port is the tool's own (curl
+/// 1080), so ask twice: a port written as 80 shows under https, 443 under http.
+fn written_port(http_url: &str) -> Option<u16> {
+    let as_https = format!("https{}", http_url.get(4..)?);
+    Url::parse(http_url)
+        .ok()?
+        .port()
+        .or_else(|| Url::parse(&as_https).ok()?.port())
 }
 
 #[cfg(test)]
@@ -131,6 +164,30 @@ mod tests {
 
     fn env(pairs: &[(&str, &str)]) -> MapEnv {
         MapEnv::from_pairs(pairs)
+    }
+
+    fn proxy(host: &str, port: u16, basic_auth: Option<&str>) -> HttpProxy {
+        HttpProxy {
+            host: host.into(),
+            port,
+            basic_auth: basic_auth.map(String::from),
+        }
+    }
+
+    #[test]
+    fn proxy_urls() {
+        // A written port is kept even when it is the scheme's default.
+        assert_eq!(http_proxy("http://p:80", 1080), Ok(proxy("p", 80, None)));
+        assert_eq!(http_proxy("p:443", 1080), Ok(proxy("p", 443, None)));
+        assert_eq!(http_proxy("[::1]:3128", 1080), Ok(proxy("::1", 3128, None)));
+        // "u:p w" -> dTpwIHc=
+        assert_eq!(
+            http_proxy("http://u:p%20w@P:3128/", 1080),
+            Ok(proxy("p", 3128, Some("dTpwIHc=")))
+        );
+        assert!(http_proxy("socks5://p:1080", 1080).is_err());
+        assert!(http_proxy("https://p:443", 1080).is_err());
+        assert!(http_proxy("http://:3128", 1080).is_err());
     }
 
     fn server() -> CacheServer {
@@ -148,16 +205,16 @@ mod tests {
         let e = env(&[("http_proxy", "p:3128")]);
         assert_eq!(
             probe_route(Tool::Curl, &server(), &none, &e),
-            Ok(ProbeRoute::HttpProxy("http://p:3128".into()))
+            Ok(ProbeRoute::HttpProxy(proxy("p", 3128, None)))
         );
         let e = env(&[("http_proxy", "http://u:p@p/")]);
         assert_eq!(
             probe_route(Tool::Curl, &server(), &none, &e),
-            Ok(ProbeRoute::HttpProxy("http://u:p@p:1080".into()))
+            Ok(ProbeRoute::HttpProxy(proxy("p", 1080, Some("dTpw"))))
         );
         assert_eq!(
             probe_route(Tool::Wget, &server(), &none, &e),
-            Ok(ProbeRoute::HttpProxy("http://u:p@p:80".into()))
+            Ok(ProbeRoute::HttpProxy(proxy("p", 80, Some("dTpw"))))
         );
         let e = env(&[("ALL_PROXY", "socks5://p:1080")]);
         assert!(probe_route(Tool::Curl, &server(), &none, &e).is_err());

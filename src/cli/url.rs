@@ -2,9 +2,10 @@
 //! a CDN origin or an S3-compatible bucket with the same layout.
 
 use super::{Arg, Args, Usage, is, usage};
-use crate::cache_url::{CacheServer, Origin, percent_decode};
+use crate::cache_url::{CacheServer, Origin};
 use crate::env_view::{EnvView, ProcessEnv};
 use crate::settings::GENERIC_SERVER_VAR;
+use percent_encoding::percent_decode_str;
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 
@@ -53,9 +54,7 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
                 let path = format!("b/{}", origin.cache_path());
                 let shown = match &server {
                     Some(s) => s.cache_url(&origin),
-                    None if decoded => {
-                        String::from_utf8_lossy(&percent_decode(path.as_bytes())).into_owned()
-                    }
+                    None if decoded => percent_decode_str(&path).decode_utf8_lossy().into_owned(),
                     None => path,
                 };
                 println!("{shown}");
