@@ -307,6 +307,14 @@ fn plan_probes_live_without_assume() {
 }
 
 fn doctor_setup(cache: &str, shims_first: bool) -> (tempfile::TempDir, Output) {
+    doctor_setup_with(cache, shims_first, &[])
+}
+
+fn doctor_setup_with(
+    cache: &str,
+    shims_first: bool,
+    extra_env: &[(&str, &str)],
+) -> (tempfile::TempDir, Output) {
     let home = tempfile::tempdir().unwrap();
     let h = home.path().to_str().unwrap().to_string();
     assert!(cacheshim(&["install"], &[("HOME", &h)]).status.success());
@@ -321,7 +329,8 @@ fn doctor_setup(cache: &str, shims_first: bool) -> (tempfile::TempDir, Output) {
         .env("PATH", path)
         .env("HOME", &h)
         .env("WITHCACHE_SERVER", cache)
-        .env("XDG_RUNTIME_DIR", &h);
+        .env("XDG_RUNTIME_DIR", &h)
+        .envs(extra_env.iter().copied());
     let out = run_bounded(&mut cmd, Duration::from_secs(30));
     (home, out)
 }
@@ -374,6 +383,68 @@ fn doctor_says_ok_for_a_working_setup_and_why_not_otherwise() {
         said.contains("problem: http://127.0.0.1:") && said.contains("unreachable"),
         "{said}"
     );
+}
+
+#[test]
+fn doctor_names_the_proxy_route_and_says_whether_the_probe_got_through() {
+    if which("curl").is_none() || which("wget").is_none() {
+        missing_part("curl and wget");
+        return;
+    }
+    let Some(proxy) = Tinyproxy::start() else {
+        return;
+    };
+    let host = TestServer::start(|req| Reply::Http {
+        status: if req.target.ends_with("/healthz") {
+            200
+        } else {
+            404
+        },
+        headers: vec![],
+        body: vec![],
+    });
+    let (_home, out) = doctor_setup_with(&host.url(), true, &[("http_proxy", &proxy.url())]);
+    let said = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains(&format!("through the proxy {}", proxy.url())),
+        "{said}"
+    );
+    assert!(
+        said.contains("route: the probe got through the proxy"),
+        "{said}"
+    );
+    // The probe really went through it, as an absolute-form request.
+    assert!(
+        proxy
+            .log()
+            .contains(&format!("HEAD {}/healthz", host.url())),
+        "{}",
+        proxy.log()
+    );
+
+    // A proxy that is not there: the line says so and suggests no_proxy.
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let (_home, out) = doctor_setup_with(&host.url(), true, &[("http_proxy", &dead)]);
+    let said = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains(&format!(
+            "route: the probe did not get through the proxy {dead}"
+        )),
+        "{said}"
+    );
+    assert!(said.contains("add 127.0.0.1 to no_proxy"), "{said}");
+
+    // With the cache host in no_proxy there is no proxy line at all.
+    let (_home, out) = doctor_setup_with(
+        &host.url(),
+        true,
+        &[("http_proxy", &dead), ("no_proxy", "127.0.0.1")],
+    );
+    let said = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(!said.contains("route:"), "{said}");
 }
 
 #[test]

@@ -387,6 +387,54 @@ fn a_proxy_carries_the_probe_and_the_real_tool_alike() {
     assert!(lines.iter().all(|l| l.contains("via=\"-\"")), "{lines:?}");
 }
 
+/// squid's and tinyproxy's usual setting: CONNECT only to port 443. The
+/// probe sends the absolute-form request curl and wget send (never CONNECT),
+/// so such a proxy carries it like the download; either way the result is
+/// the direct download's.
+#[test]
+fn a_proxy_that_allows_connect_only_to_443_changes_nothing() {
+    let Some(b) = Bench::new() else { return };
+    let Some(nginx) = Nginx::start() else { return };
+    let Some(proxy) = Tinyproxy::start_with("ConnectPort 443\n") else {
+        return;
+    };
+    nginx.put(&b.url, &b.body);
+    for (tool, args) in [
+        ("curl", vec!["-fsS", "-o", "f", b.url.as_str()]),
+        ("wget", vec!["-q", "-O", "f", b.url.as_str()]),
+    ] {
+        let env = [
+            ("WITHCACHE_SERVER", nginx.url()),
+            ("http_proxy", proxy.url()),
+            ("WITHCACHE_DOWN_TTL", "0".into()),
+        ];
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let real = if tool == "curl" { &b.curl } else { &b.wget };
+        let direct = b.run(real, &args, &[("http_proxy", proxy.url().as_str())]);
+        let before = nginx.access_log().lines().count();
+        let shim = b.run(&b.shim(tool), &args, &env);
+        assert_eq!(direct.0, Some(0), "{tool} direct");
+        assert_eq!(
+            (shim.0, &shim.1, &shim.2),
+            (direct.0, &direct.1, &direct.2),
+            "{tool}"
+        );
+        let log = nginx.access_log();
+        let lines: Vec<&str> = log.lines().skip(before).collect();
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("HEAD /b/") && l.contains("tinyproxy")),
+            "{tool}: the probe did not pass the proxy: {lines:?}"
+        );
+    }
+    assert!(
+        !proxy.log().contains("CONNECT 127.0.0.1"),
+        "something tunnelled: {}",
+        proxy.log()
+    );
+}
+
 #[test]
 fn a_dead_cache_costs_one_timeout_not_one_per_call() {
     let Some(b) = Bench::new() else { return };

@@ -516,3 +516,35 @@ fn several_urls_are_all_probed_even_when_the_host_closes_after_each_answer() {
         .count();
     assert!(heads >= 3, "every URL probed: {:?}", host.requests());
 }
+
+#[test]
+fn urls_the_url_parser_reads_with_credentials_are_never_probed_nor_rewritten() {
+    let Some(l) = Layout::new() else { return };
+    // A cache host that would say "hit" to anything.
+    let host = TestServer::start(|_| Reply::Http {
+        status: 200,
+        headers: vec![],
+        body: b"cached bytes".to_vec(),
+    });
+    // curl accepts one to three slashes and sends these credentials; the
+    // WHATWG parser in `url` sees them too.
+    for url in [
+        "http:///alice:hunter2@127.0.0.1:18080/f.bin",
+        "HTTP:///alice:hunter2@127.0.0.1:18080/f.bin",
+        "http:\\\\alice:hunter2@127.0.0.1:18080\\f.bin",
+        "http://alice%40corp:hunter2@127.0.0.1:18080/f.bin",
+        "http:///alice@127.0.0.1:18080/f.bin",
+        "https://alice@dl.example.com/f.bin",
+    ] {
+        for tool in ["curl", "wget"] {
+            let out = l.run(
+                tool,
+                &args(&["-o", "f.bin", url]),
+                &[("WITHCACHE_SERVER", &host.url())],
+            );
+            let saw = fake_saw(&out);
+            assert_eq!(saw.args, args(&["-o", "f.bin", url]), "{tool} {url}");
+        }
+    }
+    assert!(host.requests().is_empty(), "{:?}", host.requests());
+}

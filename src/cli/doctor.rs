@@ -9,7 +9,7 @@ use crate::env_view::{EnvView, ProcessEnv};
 use crate::loop_guard::Chain;
 use crate::probe;
 use crate::real_tool::{self, Executables, RealExecutables};
-use crate::route::{self, ProxyOverrides};
+use crate::route::{self, ProbeRoute, ProxyOverrides};
 use crate::settings;
 use crate::tool::Tool;
 use std::ffi::{OsStr, OsString};
@@ -156,10 +156,37 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
                 continue;
             }
         };
+        if let ProbeRoute::HttpProxy(p) = &route {
+            println!(
+                "route: {} through the proxy {} (from the proxy settings; {} uses it too)",
+                server.base,
+                p.shown(),
+                tool.name()
+            );
+        }
         let health = format!("{}/healthz", server.base);
         let start = Instant::now();
         let answer = probe::head_status(&health, &route, timeout);
         let ms = settings::millis(start.elapsed());
+        if let ProbeRoute::HttpProxy(p) = &route {
+            // A proxy that cannot reach the host answers 502/503/504 itself.
+            let through = matches!(answer, Ok((status, _)) if !(502..=504).contains(&status));
+            if through {
+                println!("route: the probe got through the proxy {}", p.shown());
+            } else {
+                println!(
+                    "route: the probe did not get through the proxy {}",
+                    p.shown()
+                );
+                problems.push(format!(
+                    "{}: not reachable through the proxy {}: if the cache host is on your LAN, add {} to no_proxy (export no_proxy=\"$no_proxy,{}\")",
+                    server.base,
+                    p.shown(),
+                    server.host,
+                    server.host
+                ));
+            }
+        }
         match answer {
             Ok((status, _)) if (200..300).contains(&status) => {
                 println!("server: HEAD {health} -> {status} in {ms} ms")

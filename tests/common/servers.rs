@@ -570,6 +570,11 @@ pub struct Tinyproxy {
 
 impl Tinyproxy {
     pub fn start() -> Option<Tinyproxy> {
+        Tinyproxy::start_with("")
+    }
+
+    /// With extra configuration lines (e.g. `ConnectPort 443`).
+    pub fn start_with(extra: &str) -> Option<Tinyproxy> {
         let Some(exe) = which("tinyproxy") else {
             missing_part("tinyproxy (Debian tinyproxy)");
             return None;
@@ -584,7 +589,7 @@ impl Tinyproxy {
         };
         let conf = format!(
             "{user}Port {port}\nListen 127.0.0.1\nTimeout 30\nLogFile \"{d}/proxy.log\"\nLogLevel Info\n\
-             PidFile \"{d}/proxy.pid\"\nMaxClients 50\nAllow 127.0.0.1\n",
+             PidFile \"{d}/proxy.pid\"\nMaxClients 50\nAllow 127.0.0.1\n{extra}",
             d = d.display()
         );
         std::fs::write(d.join("tinyproxy.conf"), conf).unwrap();
