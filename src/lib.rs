@@ -14,7 +14,6 @@ pub mod down_memory;
 pub mod env_view;
 pub mod exec;
 pub mod invocation;
-pub mod json;
 pub mod loop_guard;
 pub mod options;
 pub mod planner;

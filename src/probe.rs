@@ -80,7 +80,7 @@ pub fn probe_all(prepared: &Prepared, timeout: Duration, bytes: TargetBytes) -> 
 /// this thread. The caller waits no longer than the deadline whatever
 /// happens inside a request.
 fn head_all(uris: &[Option<Uri>], route: &ProbeRoute, deadline: Instant) -> Vec<ProbeAnswer> {
-    let prober = Prober::new(route, uris.iter().flatten().next());
+    let prober = Prober::new(route, &uris.iter().flatten().collect::<Vec<_>>());
     let ask = move |uri: &Option<Uri>| match uri {
         None => ProbeAnswer::Unprobeable,
         Some(uri) => match prober.head(uri, deadline) {
@@ -134,14 +134,28 @@ struct Prober {
 }
 
 impl Prober {
-    fn new(route: &ProbeRoute, first: Option<&Uri>) -> Prober {
+    fn new(route: &ProbeRoute, uris: &[&Uri]) -> Prober {
+        let first = uris.first().copied();
+        let longest = uris.iter().map(|u| u.to_string().len()).max().unwrap_or(0);
+        let output_buffer = (2 * longest + 1024).next_power_of_two();
         let builder = Agent::config_builder()
             .max_redirects(0)
             .http_status_as_error(false)
             .user_agent(USER_AGENT)
             .accept("*/*")
             // ureq would read the proxy variables itself; the route is ours.
-            .proxy(None);
+            .proxy(None)
+            // A HEAD's request and answer are a few hundred bytes; ureq's
+            // default buffers (128 KiB each, zeroed) cost more than the round
+            // trip. The request buffer fits the longest request line (twice
+            // the URI: absolute form through a proxy); an answer head over
+            // 8 KiB is not a cache host we trust.
+            .input_buffer_size(8 * 1024)
+            .output_buffer_size(output_buffer)
+            .max_response_header_size(8 * 1024)
+            // One HEAD needs no pool (and its liveness check on return);
+            // several share kept-alive connections.
+            .max_idle_connections(if uris.len() > 1 { MAX_WORKERS } else { 0 });
         let https = first.is_some_and(|u| u.scheme_str() == Some("https"));
         let agent = match route {
             ProbeRoute::Direct if !https => Agent::with_parts(
@@ -197,7 +211,7 @@ pub fn head_status(
 ) -> Result<(u16, bool), String> {
     let deadline = Instant::now() + timeout;
     let uri = request_uri(url, TargetBytes::Escaped).ok_or("not a URL ureq can send")?;
-    Prober::new(route, Some(&uri))
+    Prober::new(route, &[&uri])
         .head(&uri, deadline)
         .map_err(|e| match e {
             ureq::Error::Timeout(_) => "timed out".to_string(),

@@ -4,13 +4,14 @@ use super::{Arg, Args, Usage, is, usage};
 use crate::config_files::RealFiles;
 use crate::env_view::ProcessEnv;
 use crate::invocation::{Invocation, invoked_as};
-use crate::json;
 use crate::loop_guard::Chain;
 use crate::planner::{self, Outcome, PlanInput, Preparation, ProbeAnswer};
 use crate::probe::{self, TargetBytes};
 use crate::real_tool;
 use crate::settings;
-use std::ffi::OsString;
+use serde_json::{Value, json};
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
 
 const HELP: &str = "\
 Usage: cacheshim plan [--assume hit|hit-ranges|miss|unreachable] -- curl|wget ARGS...
@@ -71,22 +72,7 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
         }
         _ => TargetBytes::Escaped,
     };
-    let mut fields: Vec<(&str, String)> = vec![
-        ("tool", json::string(tool.name())),
-        (
-            "real_tool",
-            json::opt_string(
-                real.as_ref()
-                    .map(|r| r.path.display().to_string())
-                    .as_deref(),
-            ),
-        ),
-    ];
     let server = settings::server_setting(tool, &env);
-    fields.push((
-        "server_variable",
-        json::opt_string(server.as_ref().map(|(name, _)| *name)),
-    ));
     let (outcome, candidates, skipped, server_base) = match planner::prepare(&input) {
         Preparation::PassThrough(p) => (Outcome::PassThrough(p), Vec::new(), Vec::new(), None),
         Preparation::Probe(prepared) => {
@@ -99,25 +85,12 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
                 .candidates
                 .iter()
                 .zip(&answers)
-                .map(|(c, a)| {
-                    format!(
-                        "{{\"url\": {}, \"cache_url\": {}, \"answer\": {}}}",
-                        json::string(&c.origin.url),
-                        json::string(&c.cache_url),
-                        json::string(a.code())
-                    )
-                })
+                .map(|(c, a)| json!({"url": c.origin.url, "cache_url": c.cache_url, "answer": a.code()}))
                 .collect();
             let skipped = prepared
                 .skipped
                 .iter()
-                .map(|s| {
-                    format!(
-                        "{{\"url\": {}, \"why\": {}}}",
-                        json::os_arg(&tool_args[s.index]),
-                        json::string(s.why.code())
-                    )
-                })
+                .map(|s| json!({"url": os_arg(&tool_args[s.index]), "why": s.why.code()}))
                 .collect();
             (
                 outcome,
@@ -127,9 +100,6 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
             )
         }
     };
-    fields.push(("server", json::opt_string(server_base.as_deref())));
-    fields.push(("candidates", json::array(candidates)));
-    fields.push(("skipped", json::array(skipped)));
     let (decision, reason, detail, removed, final_args) = match &outcome {
         Outcome::PassThrough(p) => (
             "pass-through",
@@ -140,20 +110,37 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
         ),
         Outcome::Rewrite(r) => ("rewrite", None, None, r.removed.clone(), r.argv.clone()),
     };
-    fields.push(("decision", json::string(decision)));
-    fields.push(("reason", json::opt_string(reason)));
-    fields.push(("detail", json::opt_string(detail.filter(|d| !d.is_empty()))));
-    fields.push((
-        "removed",
-        json::array(removed.iter().map(|r| json::string(r))),
-    ));
-    let argv = std::iter::once(json::string(tool.name()))
-        .chain(final_args.iter().map(|a| json::os_arg(a)));
-    fields.push(("argv", json::array(argv)));
-    let body: Vec<String> = fields
-        .iter()
-        .map(|(k, v)| format!("  {}: {v}", json::string(k)))
+    let argv: Vec<Value> = std::iter::once(Value::from(tool.name()))
+        .chain(final_args.iter().map(|a| os_arg(a)))
         .collect();
-    println!("{{\n{}\n}}", body.join(",\n"));
+    let plan = json!({
+        "tool": tool.name(),
+        "real_tool": real.as_ref().map(|r| r.path.display().to_string()),
+        "server_variable": server.as_ref().map(|(name, _)| *name),
+        "server": server_base,
+        "candidates": Value::Array(candidates),
+        "skipped": Value::Array(skipped),
+        "decision": decision,
+        "reason": reason,
+        "detail": detail.filter(|d| !d.is_empty()),
+        "removed": removed,
+        "argv": argv,
+    });
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&plan).expect("a JSON value always serializes")
+    );
     Ok(0)
+}
+
+/// An argument: a JSON string, or `{"hex": "…"}` when it is not UTF-8 (the
+/// same convention as the argv fixtures).
+fn os_arg(a: &OsStr) -> Value {
+    match a.to_str() {
+        Some(s) => Value::from(s),
+        None => {
+            let hex: String = a.as_bytes().iter().map(|b| format!("{b:02x}")).collect();
+            json!({ "hex": hex })
+        }
+    }
 }
