@@ -1,21 +1,27 @@
 //! Remembers, for `WITHCACHE_DOWN_TTL` seconds (default 30, 0 = off), that a
-//! cache host did not answer, so a build with 200 downloads pays the probe
-//! timeout once instead of 200 times.
+//! cache host did not answer by a given route (directly, or through a given
+//! proxy), so a build with 200 downloads pays the probe timeout once instead
+//! of 200 times, and a dead proxy named by one command does not turn caching
+//! off for the commands that go direct.
 //!
-//! One file per server, `down-<hash>`, whose modification time is when it was
-//! last found down. The directory is private to the user:
-//! `$XDG_RUNTIME_DIR/cacheshim`, else `$TMPDIR` (or /tmp) `/cacheshim-<uid>`
-//! created `0700`. A directory or file that is a symlink, belongs to someone
-//! else or is open to others is not used, and files are opened with
-//! `O_NOFOLLOW`: nobody can plant a link that makes us write elsewhere. Any
-//! failure (read-only file system, no temp dir) simply means no memory.
+//! One file per route, `down-<hash>`, whose modification time is when it was
+//! last found down; an entry counts only within [now - TTL, now], so a clock
+//! stepped back cannot keep a host "down" for longer. The directory is private
+//! to the user: `$XDG_RUNTIME_DIR/cacheshim` when that runtime directory
+//! exists and belongs to us (not after `su`), else `$TMPDIR` (or /tmp)
+//! `/cacheshim-<uid>`, created `0700`. It is opened once (`O_DIRECTORY |
+//! O_NOFOLLOW`), its owner and mode are checked on that descriptor, and the
+//! files are created and read relative to it with `O_NOFOLLOW`: nobody can
+//! swap in a link between the check and the write. Any failure (read-only
+//! file system, no temp dir) simply means no memory.
 
 use crate::env_view::EnvView;
-use std::fs::{self, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use nix::fcntl::{AtFlags, OFlag, open, openat};
+use nix::sys::stat::{Mode, fstat, fstatat, mkdirat};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub const TTL_VAR: &str = "WITHCACHE_DOWN_TTL";
 pub const DEFAULT_TTL: Duration = Duration::from_secs(30);
@@ -34,7 +40,8 @@ pub fn ttl(env: &dyn EnvView) -> Option<Duration> {
 }
 
 pub struct DownMemory {
-    dir: PathBuf,
+    path: PathBuf,
+    dir: OwnedFd,
     ttl: Duration,
 }
 
@@ -44,9 +51,14 @@ impl DownMemory {
     pub fn open(env: &dyn EnvView) -> Option<DownMemory> {
         let ttl = ttl(env)?;
         let uid = nix::unistd::geteuid().as_raw();
-        let dir = match env.non_empty("XDG_RUNTIME_DIR").map(PathBuf::from) {
-            Some(run) if run.is_absolute() => run.join("cacheshim"),
-            _ => {
+        let runtime = env
+            .non_empty("XDG_RUNTIME_DIR")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .filter(|p| std::fs::metadata(p).is_ok_and(|m| m.is_dir() && m.uid() == uid));
+        let path = match runtime {
+            Some(run) => run.join("cacheshim"),
+            None => {
                 let tmp = env
                     .non_empty("TMPDIR")
                     .map(PathBuf::from)
@@ -55,42 +67,76 @@ impl DownMemory {
                 tmp.join(format!("cacheshim-{uid}"))
             }
         };
-        let _ = fs::DirBuilder::new().mode(0o700).create(&dir);
-        let md = fs::symlink_metadata(&dir).ok()?;
-        let private = md.is_dir() && md.uid() == uid && md.mode() & 0o077 == 0;
-        private.then_some(DownMemory { dir, ttl })
+        let parent = open(
+            path.parent()?,
+            OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .ok()?;
+        let name = path.file_name()?;
+        let _ = mkdirat(parent.as_fd(), name, Mode::S_IRWXU);
+        let dir = openat(
+            parent.as_fd(),
+            name,
+            OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .ok()?;
+        let st = fstat(dir.as_fd()).ok()?;
+        let private = st.st_uid == uid && st.st_mode & 0o077 == 0;
+        private.then_some(DownMemory { path, dir, ttl })
     }
 
     pub fn dir(&self) -> &Path {
-        &self.dir
+        &self.path
     }
 
-    fn file_for(&self, server_base: &str) -> PathBuf {
-        self.dir
-            .join(format!("down-{:016x}", fnv1a(server_base.as_bytes())))
+    fn file_for(route: &str) -> String {
+        format!("down-{:016x}", fnv1a(route.as_bytes()))
     }
 
-    /// How much longer the server counts as down, if it does.
-    pub fn down_for(&self, server_base: &str, now: SystemTime) -> Option<Duration> {
-        let md = fs::symlink_metadata(self.file_for(server_base)).ok()?;
-        if !md.is_file() || md.uid() != nix::unistd::geteuid().as_raw() {
+    /// How much longer the route counts as down, if it does.
+    pub fn down_for(&self, route: &str, now: SystemTime) -> Option<Duration> {
+        let st = fstatat(
+            self.dir.as_fd(),
+            Self::file_for(route).as_str(),
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .ok()?;
+        let is_file = st.st_mode & nix::libc::S_IFMT == nix::libc::S_IFREG;
+        if !is_file || st.st_uid != nix::unistd::geteuid().as_raw() {
             return None;
         }
-        let since = now.duration_since(md.modified().ok()?).unwrap_or_default();
+        let marked = UNIX_EPOCH
+            + Duration::new(
+                u64::try_from(st.st_mtime).ok()?,
+                u32::try_from(st.st_mtime_nsec).ok()?,
+            );
+        // A time in the future (the clock was stepped back) is not believed.
+        let since = now.duration_since(marked).ok()?;
         self.ttl.checked_sub(since).filter(|left| !left.is_zero())
     }
 
     /// Best effort: errors mean no memory, never a failure.
-    pub fn mark_down(&self, server_base: &str) {
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .custom_flags(nix::libc::O_NOFOLLOW)
-            .open(self.file_for(server_base));
-        if let Ok(mut f) = file {
-            let _ = writeln!(f, "{server_base}");
+    pub fn mark_down(&self, route: &str) {
+        let file = openat(
+            self.dir.as_fd(),
+            Self::file_for(route).as_str(),
+            OFlag::O_WRONLY
+                | OFlag::O_CREAT
+                | OFlag::O_TRUNC
+                | OFlag::O_NOFOLLOW
+                | OFlag::O_CLOEXEC,
+            Mode::S_IRUSR | Mode::S_IWUSR,
+        );
+        if let Ok(fd) = file {
+            let _ = nix::unistd::write(&fd, format!("{route}\n").as_bytes());
+            // O_TRUNC of an existing empty file may not touch its time.
+            let _ = nix::sys::stat::futimens(
+                &fd,
+                &nix::sys::time::TimeSpec::UTIME_NOW,
+                &nix::sys::time::TimeSpec::UTIME_NOW,
+            );
         }
     }
 }
@@ -106,6 +152,8 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 mod tests {
     use super::*;
     use crate::env_view::MapEnv;
+    use std::fs;
+    use std::os::unix::fs::DirBuilderExt;
 
     fn env(pairs: &[(&str, &str)]) -> MapEnv {
         MapEnv::from_pairs(pairs)
@@ -136,6 +184,43 @@ mod tests {
             m.down_for("http://c:1", SystemTime::now() + Duration::from_secs(31)),
             None
         );
+        // A mark from the future (the clock was stepped back) does not count.
+        assert_eq!(
+            m.down_for("http://c:1", SystemTime::now() - Duration::from_secs(60)),
+            None
+        );
+    }
+
+    #[test]
+    fn a_runtime_dir_that_is_missing_or_not_ours_falls_back_to_the_temp_dir() {
+        let tmp = tempfile::tempdir().unwrap();
+        let missing = tmp.path().join("no-such-runtime-dir");
+        let e = env(&[
+            ("XDG_RUNTIME_DIR", missing.to_str().unwrap()),
+            ("TMPDIR", tmp.path().to_str().unwrap()),
+        ]);
+        let m = DownMemory::open(&e).expect("falls back to TMPDIR");
+        assert!(m.dir().starts_with(tmp.path()) && !m.dir().starts_with(&missing));
+        // Not owned by us: a directory of another user (root's /, for a
+        // non-root test; for root, a directory chowned away).
+        let foreign = tmp.path().join("foreign");
+        fs::create_dir(&foreign).unwrap();
+        if nix::unistd::geteuid().is_root() {
+            nix::unistd::chown(&foreign, Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();
+        }
+        let e = env(&[
+            (
+                "XDG_RUNTIME_DIR",
+                if nix::unistd::geteuid().is_root() {
+                    foreign.to_str().unwrap()
+                } else {
+                    "/"
+                },
+            ),
+            ("TMPDIR", tmp.path().to_str().unwrap()),
+        ]);
+        let m = DownMemory::open(&e).expect("falls back to TMPDIR");
+        assert!(m.dir().starts_with(tmp.path()) && !m.dir().starts_with(&foreign));
     }
 
     #[test]
@@ -170,7 +255,8 @@ mod tests {
         let m = DownMemory::open(&e).unwrap();
         let victim = tmp.path().join("victim");
         fs::write(&victim, "precious").unwrap();
-        std::os::unix::fs::symlink(&victim, m.file_for("http://c:1")).unwrap();
+        std::os::unix::fs::symlink(&victim, m.dir().join(DownMemory::file_for("http://c:1")))
+            .unwrap();
         m.mark_down("http://c:1");
         assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
         assert_eq!(m.down_for("http://c:1", SystemTime::now()), None);

@@ -24,7 +24,8 @@ pub unsafe extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int 
     });
     let argv0 = args.next().unwrap_or_default();
     let rest: Vec<OsString> = args.collect();
-    let status = match invoked_as(&argv0) {
+    let executed = cacheshim::real_tool::executed_path();
+    let status = match invoked_as(&argv0, executed.as_deref().map(|p| p.as_os_str())) {
         Invocation::Shim(tool) => cacheshim::shim::run(tool, &argv0, rest),
         Invocation::Own => cacheshim::cli::run(&rest),
     };

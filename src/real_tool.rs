@@ -76,11 +76,7 @@ pub fn locate_real_tool(
             _ => ignored_override = Some(o.to_os_string()),
         }
     }
-    for dir in path_var
-        .map(|p| p.as_bytes())
-        .unwrap_or_default()
-        .split(|&b| b == b':')
-    {
+    for dir in search_path(path_var).split(|&b| b == b':') {
         // An empty PATH entry is the current directory; keep a slash in the
         // result so exec does not search PATH again.
         let dir = if dir.is_empty() {
@@ -103,6 +99,17 @@ pub fn locate_real_tool(
         });
     }
     None
+}
+
+/// With PATH unset, `execvp` searches the C library's default path; glibc's
+/// (`confstr(_CS_PATH)`, what `env -i curl` on a glibc system searched to
+/// find us) is `/bin:/usr/bin`. Never the current directory, unless PATH
+/// names it (an empty entry does).
+pub const DEFAULT_PATH: &str = "/bin:/usr/bin";
+
+/// The directories to search, as `execvp` would.
+pub fn search_path(path_var: Option<&OsStr>) -> &[u8] {
+    path_var.map_or(DEFAULT_PATH.as_bytes(), |p| p.as_bytes())
 }
 
 /// Our identity and the real tool, as this process would find it: the
@@ -239,11 +246,7 @@ pub fn self_image(argv0: &OsStr, path_var: Option<&OsStr>, fs: &dyn Executables)
     if argv0.as_bytes().contains(&b'/') {
         return from(Path::new(argv0)).unwrap_or_default();
     }
-    for dir in path_var
-        .map(|p| p.as_bytes())
-        .unwrap_or_default()
-        .split(|&b| b == b':')
-    {
+    for dir in search_path(path_var).split(|&b| b == b':') {
         let dir = if dir.is_empty() {
             OsStr::new(".")
         } else {
@@ -350,6 +353,18 @@ mod tests {
         assert_eq!(got.ignored_override, Some(OsString::from("/self")));
         let got = locate(&f, "/usr/bin", Some("/missing"), &[]).unwrap();
         assert_eq!(got.path, PathBuf::from("/usr/bin/curl"));
+    }
+
+    #[test]
+    fn unset_path_is_the_default_path_never_the_current_directory() {
+        let f = fs(&[
+            ("./curl", 4, 10, "planted"),
+            ("/usr/bin/curl", 9, 300, "real"),
+        ]);
+        let got = locate_real_tool(Tool::Curl, None, None, &me(), &[], &f).unwrap();
+        assert_eq!(got.path, PathBuf::from("/usr/bin/curl"));
+        let f = fs(&[("./curl", 4, 10, "planted")]);
+        assert!(locate_real_tool(Tool::Curl, None, None, &me(), &[], &f).is_none());
     }
 
     #[test]

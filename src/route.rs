@@ -15,6 +15,16 @@ pub enum ProbeRoute {
     HttpProxy(HttpProxy),
 }
 
+impl ProbeRoute {
+    /// The server and the way to it: the dead-cache memory's key.
+    pub fn key(&self, server_base: &str) -> String {
+        match self {
+            ProbeRoute::Direct => server_base.to_string(),
+            ProbeRoute::HttpProxy(p) => format!("{server_base} via {}", p.shown()),
+        }
+    }
+}
+
 /// A plain HTTP proxy, as the real tool will use it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpProxy {

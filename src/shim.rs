@@ -136,9 +136,12 @@ fn decide(
         Preparation::Probe(prepared) => {
             let memory = DownMemory::open(env);
             let base = &prepared.server.base;
+            // Remembered per route: a dead proxy named by one command says
+            // nothing about the commands that go direct.
+            let route = prepared.route.key(base);
             if let Some(left) = memory
                 .as_ref()
-                .and_then(|m| m.down_for(base, SystemTime::now()))
+                .and_then(|m| m.down_for(&route, SystemTime::now()))
             {
                 let said = format!(
                     "pass-through ({}: {base} did not answer; retrying in {} s)",
@@ -151,7 +154,7 @@ fn decide(
             if answers.iter().all(|a| *a == ProbeAnswer::Unreachable)
                 && let Some(m) = &memory
             {
-                m.mark_down(base);
+                m.mark_down(&route);
             }
             let outcome = planner::finish(&args, &prepared, &answers);
             let said = describe(&outcome, &prepared, &answers);

@@ -512,3 +512,54 @@ fn no_writable_runtime_directory_just_means_no_memory() {
         );
     }
 }
+
+/// `wget -qO- BIG | head -c1`: the real tool dies of SIGPIPE when run
+/// directly, so it must through the shim too (std's start-up would have set
+/// SIGPIPE to "ignored", which exec keeps: BusyBox then exits 1).
+#[test]
+fn the_real_tool_dies_of_a_closed_pipe_as_it_does_directly() {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    let Some(b) = Bench::new() else { return };
+    let Some(busybox) = which("busybox") else {
+        missing_part("busybox (Debian busybox-static)");
+        return;
+    };
+    let bb_wget = b.shims.path().join("bb");
+    std::fs::create_dir_all(&bb_wget).unwrap();
+    symlink(&busybox, bb_wget.join("wget")).unwrap();
+    let head_c1 = |program: &Path, env: &[(&str, String)]| {
+        let mut child = Command::new(program)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .args(["-qO-", &b.url])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut first = [0u8; 1];
+        child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+        // stdout is closed here, as `head -c1` closes it.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "still running");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    let direct = head_c1(&bb_wget.join("wget"), &[]);
+    assert_eq!(direct.signal(), Some(nix::libc::SIGPIPE), "direct: {direct:?}");
+    for server in [None, Some(format!("http://127.0.0.1:{}", free_port()))] {
+        let mut env = vec![("REAL_WGET", bb_wget.join("wget").display().to_string())];
+        if let Some(s) = server.clone() {
+            env.push(("WITHCACHE_SERVER", s));
+        }
+        let via = head_c1(&b.shim("wget"), &env);
+        assert_eq!(via.signal(), direct.signal(), "server {server:?}: {via:?}");
+    }
+}

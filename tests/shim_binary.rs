@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::servers::{Reply, TestServer};
+use common::servers::{Reply, TestServer, free_port, which};
 use common::*;
 use std::ffi::OsString;
 use std::os::unix::fs::{PermissionsExt, symlink};
@@ -547,4 +547,75 @@ fn urls_the_url_parser_reads_with_credentials_are_never_probed_nor_rewritten() {
         }
     }
     assert!(host.requests().is_empty(), "{:?}", host.requests());
+}
+
+#[test]
+fn with_path_unset_the_real_tool_is_found_on_the_default_path_not_in_the_cwd() {
+    let Some(l) = Layout::new() else { return };
+    if which("curl").is_none() {
+        missing_part("curl (Debian package)");
+        return;
+    }
+    // A planted ./curl in the working directory must not run.
+    let cwd = l.path("cwd");
+    std::fs::create_dir_all(&cwd).unwrap();
+    std::fs::copy(l.path("real/curl"), cwd.join("curl")).unwrap();
+    for server in [None, Some("http://127.0.0.1:9")] {
+        let mut cmd = clean_command(l.path("shims").join("curl"));
+        cmd.arg("--version").current_dir(&cwd);
+        if let Some(s) = server {
+            cmd.env("WITHCACHE_SERVER", s);
+        }
+        let out = run_bounded(&mut cmd, LIMIT);
+        assert_eq!(out.status.code(), Some(0), "{server:?}: {out:?}");
+        assert!(
+            out.stdout.starts_with(b"curl "),
+            "{server:?}: not the real curl: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+}
+
+#[test]
+fn argv0_naming_neither_tool_is_decided_by_the_executed_path() {
+    use std::os::unix::process::CommandExt;
+    let Some(l) = Layout::new() else { return };
+    for argv0 in ["fetcher", ""] {
+        let mut cmd = clean_command(l.path("shims").join("curl"));
+        cmd.arg0(argv0)
+            .args(["-s", "http://127.0.0.1:9/f"])
+            .env("PATH", l.path_var(&["shims", "real"]));
+        let out = run_bounded(&mut cmd, LIMIT);
+        let saw = fake_saw(&out);
+        assert_eq!(saw.argv0, os("curl"), "argv0 {argv0:?}");
+        assert_eq!(saw.args, args(&["-s", "http://127.0.0.1:9/f"]));
+    }
+}
+
+#[test]
+fn a_dead_proxy_of_one_command_does_not_mark_the_cache_down_for_the_others() {
+    let Some(l) = Layout::new() else { return };
+    let origin = "https://dl.example.com/f.bin";
+    let host = hit_host(&[origin]);
+    let runtime = tempfile::tempdir().unwrap();
+    let env = [
+        ("WITHCACHE_SERVER", host.url()),
+        ("XDG_RUNTIME_DIR", runtime.path().display().to_string()),
+        ("WITHCACHE_PROBE_TIMEOUT", "0.5".into()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let out = l.run("curl", &args(&["-x", &dead, "-O", origin]), &env);
+    assert_eq!(fake_saw(&out).args, args(&["-x", &dead, "-O", origin]));
+    // Direct, the cache host is fine: still a hit right after.
+    let out = l.run("curl", &args(&["-O", origin]), &env);
+    let cache_url = format!("{}{}", host.url(), cache_path(origin));
+    assert_eq!(fake_saw(&out).args, args(&["-O", &cache_url]));
+    // The same dead proxy again is remembered: no second probe.
+    let mut with_debug = env.clone();
+    with_debug.push(("WITHCACHE_DEBUG", "1"));
+    let out = l.run("curl", &args(&["-x", &dead, "-O", origin]), &with_debug);
+    assert_eq!(fake_saw(&out).args, args(&["-x", &dead, "-O", origin]));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("cache-down"), "{said}");
 }

@@ -47,7 +47,9 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
     let env = ProcessEnv;
     let fs = RealExecutables;
     let me = real_tool::self_image(OsStr::new("cacheshim"), None, &fs);
-    let path_var = env.var("PATH").unwrap_or_default();
+    let path_var = OsString::from(OsStr::from_bytes(real_tool::search_path(
+        env.var("PATH").as_deref(),
+    )));
     let mut problems: Vec<String> = Vec::new();
     let mut cacheable = Vec::new();
 
@@ -231,7 +233,7 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
             }
         }
         match DownMemory::open(&env) {
-            Some(m) => match m.down_for(&server.base, SystemTime::now()) {
+            Some(m) => match m.down_for(&route.key(&server.base), SystemTime::now()) {
                 Some(left) => {
                     println!(
                         "dead-cache memory: {} counts as down for {} s more (in {})",

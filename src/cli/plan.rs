@@ -51,7 +51,7 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
     let Some((name, tool_args)) = command.split_first() else {
         return usage("plan: give the command after --, e.g. cacheshim plan -- curl -O URL");
     };
-    let Invocation::Shim(tool) = invoked_as(name) else {
+    let Invocation::Shim(tool) = invoked_as(name, None) else {
         return usage(format!(
             "plan: '{}' is neither curl nor wget",
             name.to_string_lossy()
