@@ -553,7 +553,11 @@ fn the_real_tool_dies_of_a_closed_pipe_as_it_does_directly() {
         }
     };
     let direct = head_c1(&bb_wget.join("wget"), &[]);
-    assert_eq!(direct.signal(), Some(nix::libc::SIGPIPE), "direct: {direct:?}");
+    assert_eq!(
+        direct.signal(),
+        Some(nix::libc::SIGPIPE),
+        "direct: {direct:?}"
+    );
     for server in [None, Some(format!("http://127.0.0.1:{}", free_port()))] {
         let mut env = vec![("REAL_WGET", bb_wget.join("wget").display().to_string())];
         if let Some(s) = server.clone() {
