@@ -105,7 +105,12 @@ pub enum NotRewritable {
     CredentialsInQuery,
     NoFileName,
     Glob,
+    /// A query: withcache-server keys blobs without it (unless
+    /// `WITHCACHE_KEEP_QUERY` says the host keys on the full URL).
+    Query,
     QueryNamesFile,
+    /// wget `-N` and the file it would write exists already.
+    TimestampedFileExists,
     AlreadyCacheUrl,
 }
 
@@ -120,7 +125,9 @@ impl NotRewritable {
             NotRewritable::CredentialsInQuery => "credentials-in-query",
             NotRewritable::NoFileName => "no-file-name",
             NotRewritable::Glob => "glob",
+            NotRewritable::Query => "query",
             NotRewritable::QueryNamesFile => "query-names-file",
+            NotRewritable::TimestampedFileExists => "timestamped-file-exists",
             NotRewritable::AlreadyCacheUrl => "already-cache-url",
         }
     }

@@ -17,6 +17,10 @@ use std::path::{Path, PathBuf};
 pub trait ConfigSource {
     /// The file's bytes, or None when it does not exist or cannot be read.
     fn read(&self, path: &Path) -> Option<Vec<u8>>;
+    /// Whether something (a file, a link, a directory) is at `path`.
+    fn exists(&self, path: &Path) -> bool {
+        self.read(path).is_some()
+    }
 }
 
 /// Reads the real files.
@@ -25,6 +29,10 @@ pub struct RealFiles;
 impl ConfigSource for RealFiles {
     fn read(&self, path: &Path) -> Option<Vec<u8>> {
         std::fs::read(path).ok()
+    }
+
+    fn exists(&self, path: &Path) -> bool {
+        std::fs::symlink_metadata(path).is_ok()
     }
 }
 

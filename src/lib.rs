@@ -2,7 +2,8 @@
 //! when it holds the artifact, and otherwise runs the real tool as written.
 //!
 //! Data flow: `invocation` (argv[0]) → `settings` → `cmdline`, `config_files`,
-//! `policy` and `route` → `planner` (pure) → `probe` → `planner::finish` →
+//! `policy` and `route` → `planner` (pure) → `probe` (and `origin_check`) →
+//! `planner::finish` →
 //! `real_tool` and `loop_guard` → `exec`.
 
 pub mod arena;
@@ -16,6 +17,7 @@ pub mod exec;
 pub mod invocation;
 pub mod loop_guard;
 pub mod options;
+pub mod origin_check;
 pub mod planner;
 pub mod policy;
 pub mod probe;

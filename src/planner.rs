@@ -69,6 +69,14 @@ pub struct Prepared {
     pub needs_ranges: bool,
     pub credentials: Vec<Credential>,
     pub route: ProbeRoute,
+    /// curl without `-L`: the cache holds what the URL finally resolves to,
+    /// while the real curl would save a redirect as it is; a hit counts only
+    /// when the origin itself answers the URL with 2xx (the shell asks it
+    /// with the real tool and reports `OriginNot2xx` otherwise).
+    pub origin_check: bool,
+    /// The command's own options for that check (`policy::CURL_ORIGIN_CHECK_OPTIONS`),
+    /// spelled out long: how the real curl reaches the origin, nothing else.
+    pub origin_check_args: Vec<OsString>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,6 +95,9 @@ pub enum ProbeAnswer {
     /// Not asked: the real tool would send bytes no HTTP request of ours can
     /// carry (BusyBox's raw non-ASCII). Counts as a miss.
     Unprobeable,
+    /// In the cache, but the origin does not answer this URL with 2xx (see
+    /// `Prepared::origin_check`). Counts as a miss.
+    OriginNot2xx,
 }
 
 impl ProbeAnswer {
@@ -99,6 +110,7 @@ impl ProbeAnswer {
             ProbeAnswer::Miss => "miss",
             ProbeAnswer::Unreachable => "unreachable",
             ProbeAnswer::Unprobeable => "unprobeable",
+            ProbeAnswer::OriginNot2xx => "origin-not-2xx",
         }
     }
 
@@ -113,6 +125,7 @@ impl ProbeAnswer {
             "miss" => ProbeAnswer::Miss,
             "unreachable" => ProbeAnswer::Unreachable,
             "unprobeable" => ProbeAnswer::Unprobeable,
+            "origin-not-2xx" => ProbeAnswer::OriginNot2xx,
             _ => return None,
         })
     }
@@ -163,6 +176,17 @@ struct Facts {
     /// Reasons to pass through, in command-line order (config files first).
     blocks: Vec<Block>,
     wget_no_config: bool,
+    /// curl `-L` (last state); wget always follows.
+    follows_redirects: Option<bool>,
+    max_redirects: Option<Vec<u8>>,
+    /// wget `--content-disposition` / `--trust-server-names` (last state).
+    server_names_file: Option<bool>,
+    timestamping: Option<bool>,
+    /// wget `--glob` (last state; on by default).
+    wget_glob: Option<bool>,
+    /// wget `-P`.
+    directory_prefix: Option<Vec<u8>>,
+    origin_check_args: Vec<OsString>,
 }
 
 pub fn prepare(input: &PlanInput) -> Preparation {
@@ -246,6 +270,27 @@ fn prepare_inner(input: &PlanInput) -> Result<Prepared, PassThrough> {
             return Err(b.pass.clone());
         }
     }
+    if facts.server_names_file == Some(true) && !facts.output_document {
+        // With -O the server cannot choose the name; without it, it can.
+        return Err(PassThrough::new(
+            Reason::OriginMetadata,
+            "--content-disposition or --trust-server-names without -O",
+        ));
+    }
+    let no_redirects = facts
+        .max_redirects
+        .as_deref()
+        .is_some_and(|v| v.trim_ascii() == b"0");
+    let origin_check = match tool {
+        Tool::Curl => facts.follows_redirects != Some(true) || no_redirects,
+        Tool::Wget if no_redirects => {
+            return Err(PassThrough::new(
+                Reason::RedirectNotFollowed,
+                "--max-redirect=0",
+            ));
+        }
+        Tool::Wget => false,
+    };
     if let Some(spec) = &facts.proto {
         let scheme = match server.scheme {
             ServerScheme::Http => "http",
@@ -273,11 +318,18 @@ fn prepare_inner(input: &PlanInput) -> Result<Prepared, PassThrough> {
         return Err(PassThrough::new(Reason::NoUrl, ""));
     }
     let blob_prefix = server.blob_prefix();
+    let keep_query = settings::keep_query(input.env);
     let mut candidates = Vec::new();
     let mut skipped = Vec::new();
     for index in url_indexes {
         let raw = input.args[index].as_bytes();
-        match rewritable(tool, raw, &facts, &blob_prefix) {
+        let checked = rewritable(tool, raw, &facts, &blob_prefix, keep_query).and_then(|origin| {
+            if tool == Tool::Wget && facts.timestamping == Some(true) && !facts.output_document {
+                wget_target_is_new(&origin, &facts, input.config)?;
+            }
+            Ok(origin)
+        });
+        match checked {
             Ok(origin) => candidates.push(Candidate {
                 index,
                 cache_url: server.cache_url(&origin),
@@ -304,7 +356,32 @@ fn prepare_inner(input: &PlanInput) -> Result<Prepared, PassThrough> {
         needs_ranges: facts.needs_ranges,
         credentials: facts.credentials,
         route,
+        origin_check,
+        origin_check_args: facts.origin_check_args,
     })
+}
+
+/// wget `-N` is a plain download when the file it would write does not
+/// exist yet (`-P DIR` + the URL's decoded last segment); otherwise its
+/// answer depends on the origin's dates: the URL is left alone.
+fn wget_target_is_new(
+    origin: &Origin,
+    facts: &Facts,
+    files: &dyn ConfigSource,
+) -> Result<(), NotRewritable> {
+    let name = percent_encoding::percent_decode_str(&origin.file_name).collect::<Vec<u8>>();
+    if name.iter().any(|&b| b == b'/' || b < b' ' || b == 0x7f) {
+        // wget would escape these: not a name we can predict.
+        return Err(NotRewritable::TimestampedFileExists);
+    }
+    let mut path = std::path::PathBuf::from(std::ffi::OsStr::from_bytes(
+        facts.directory_prefix.as_deref().unwrap_or(b"."),
+    ));
+    path.push(std::ffi::OsStr::from_bytes(&name));
+    if files.exists(&path) {
+        return Err(NotRewritable::TimestampedFileExists);
+    }
+    Ok(())
 }
 
 /// Config-file settings sit before argv: argv's later settings win.
@@ -328,6 +405,12 @@ fn merge_config_first(facts: &mut Facts, config: Facts) {
     if facts.write_out.is_none() {
         facts.write_out = config.write_out;
     }
+    facts.follows_redirects = facts.follows_redirects.or(config.follows_redirects);
+    facts.max_redirects = facts.max_redirects.take().or(config.max_redirects);
+    facts.server_names_file = facts.server_names_file.or(config.server_names_file);
+    facts.timestamping = facts.timestamping.or(config.timestamping);
+    facts.wget_glob = facts.wget_glob.or(config.wget_glob);
+    facts.directory_prefix = facts.directory_prefix.take().or(config.directory_prefix);
 }
 
 fn long_name(occ: &Occurrence) -> String {
@@ -362,6 +445,19 @@ fn apply(tool: Tool, occ: &Occurrence, from_config: bool, facts: &mut Facts) {
     if tool == Tool::Wget && occ.spec.long == "no-config" {
         facts.wget_no_config = occ.enabled;
     }
+    // (Config-file options need no carrying: the check's curl reads them too.)
+    if tool == Tool::Curl
+        && !from_config
+        && policy::CURL_ORIGIN_CHECK_OPTIONS.contains(&occ.spec.long)
+    {
+        let prefix = if occ.enabled { "--" } else { "--no-" };
+        facts
+            .origin_check_args
+            .push(OsString::from(format!("{prefix}{}", occ.spec.long)));
+        if let Some(v) = &occ.value {
+            facts.origin_check_args.push(OsString::from_vec(v.clone()));
+        }
+    }
     match policy::effect(tool, occ.spec.long) {
         Effect::Neutral => {}
         Effect::Pass(reason) => {
@@ -395,11 +491,11 @@ fn apply(tool: Tool, occ: &Occurrence, from_config: bool, facts: &mut Facts) {
             HeaderKind::Range => facts.needs_ranges = true,
             HeaderKind::Pass(reason) => block(reason, format!("--header {}", header_name(value))),
         },
-        Effect::Cookie => {
-            if value.contains(&b'=') {
-                credential(facts, "--cookie name=value".into());
-            }
-        }
+        Effect::FollowRedirects => facts.follows_redirects = Some(occ.enabled),
+        Effect::MaxRedirects => facts.max_redirects = Some(value.to_vec()),
+        Effect::ServerNamesFile => facts.server_names_file = Some(occ.enabled),
+        Effect::Timestamping => facts.timestamping = Some(occ.enabled),
+        Effect::WgetGlob => facts.wget_glob = Some(occ.enabled),
         Effect::Request => {
             if value != b"GET" {
                 block(
@@ -419,6 +515,7 @@ fn apply(tool: Tool, occ: &Occurrence, from_config: bool, facts: &mut Facts) {
         Effect::NoProxy => facts.proxy.no_proxy = Some(value.to_vec()),
         Effect::GlobOff => facts.glob_off = occ.enabled,
         Effect::OutputDocument => facts.output_document = true,
+        Effect::DirectoryPrefix => facts.directory_prefix = Some(value.to_vec()),
     }
 }
 
@@ -435,6 +532,7 @@ fn rewritable(
     raw: &[u8],
     facts: &Facts,
     blob_prefix: &str,
+    keep_query: bool,
 ) -> Result<Origin, NotRewritable> {
     if raw.starts_with(blob_prefix.as_bytes()) {
         // Another shim in the chain already rewrote it.
@@ -442,6 +540,23 @@ fn rewritable(
     }
     let origin = Origin::parse(raw)?;
     if tool == Tool::Curl && !facts.glob_off && cache_url::is_curl_glob(raw) {
+        return Err(NotRewritable::Glob);
+    }
+    if origin.has_query && !keep_query {
+        // withcache-server keys a blob by the URL without its query: another
+        // query's bytes would come back (WITHCACHE_KEEP_QUERY=1 for hosts
+        // that key on the full URL).
+        return Err(NotRewritable::Query);
+    }
+    if tool == Tool::Wget
+        && facts.wget_glob != Some(false)
+        && origin
+            .url
+            .get(..3)
+            .is_some_and(|s| s.eq_ignore_ascii_case("ftp"))
+        && origin.url.contains(['*', '?', '[', ']'])
+    {
+        // wget expands these in ftp:// URLs unless --no-glob.
         return Err(NotRewritable::Glob);
     }
     if tool == Tool::Wget && !facts.output_document && origin.has_query {
@@ -455,11 +570,13 @@ fn rewritable(
 pub fn finish(args: &[OsString], prepared: &Prepared, answers: &[ProbeAnswer]) -> Outcome {
     let mut hit_indexes = Vec::new();
     let mut any_unreachable = false;
+    let mut any_not_2xx = false;
     for (cand, answer) in prepared.candidates.iter().zip(answers) {
         match answer {
             ProbeAnswer::Hit { accepts_ranges } if *accepts_ranges || !prepared.needs_ranges => {
                 hit_indexes.push(cand)
             }
+            ProbeAnswer::OriginNot2xx => any_not_2xx = true,
             ProbeAnswer::Hit { .. } | ProbeAnswer::Miss | ProbeAnswer::Unprobeable => {}
             ProbeAnswer::Unreachable => any_unreachable = true,
         }
@@ -467,6 +584,8 @@ pub fn finish(args: &[OsString], prepared: &Prepared, answers: &[ProbeAnswer]) -
     if hit_indexes.is_empty() {
         let reason = if any_unreachable {
             Reason::Unreachable
+        } else if any_not_2xx {
+            Reason::OriginNot2xx
         } else {
             Reason::Miss
         };

@@ -34,6 +34,18 @@ pub enum Reason {
     Unreachable,
     CacheDown,
     CredentialsWithMiss,
+    /// The request sends cookies: the answer may depend on them (licence
+    /// gates, Google Drive's confirmation), and the cache key is the URL.
+    SendsCookies,
+    /// A header that may choose what the origin answers (`Accept`,
+    /// `Accept-Language`, unknown names): the cache key is the URL alone.
+    HeaderChangesAnswer,
+    /// wget `--max-redirect=0`: a redirect would not be followed, and no
+    /// check of the origin is made for wget.
+    RedirectNotFollowed,
+    /// The origin answered the real tool's own HEAD with something other
+    /// than 2xx (usually a redirect `curl` without `-L` would save as is).
+    OriginNot2xx,
 }
 
 impl Reason {
@@ -63,6 +75,10 @@ impl Reason {
             Reason::Unreachable => "unreachable",
             Reason::CacheDown => "cache-down",
             Reason::CredentialsWithMiss => "credentials-with-miss",
+            Reason::SendsCookies => "sends-cookies",
+            Reason::HeaderChangesAnswer => "header-changes-answer",
+            Reason::RedirectNotFollowed => "redirect-not-followed",
+            Reason::OriginNot2xx => "origin-not-2xx",
         }
     }
 
@@ -90,6 +106,10 @@ impl Reason {
         Reason::Unreachable,
         Reason::CacheDown,
         Reason::CredentialsWithMiss,
+        Reason::SendsCookies,
+        Reason::HeaderChangesAnswer,
+        Reason::RedirectNotFollowed,
+        Reason::OriginNot2xx,
     ];
 }
 
@@ -105,8 +125,19 @@ pub enum Effect {
     Url,
     /// `-H`/`--header`: depends on the header's name.
     Header,
-    /// curl `-b`: a literal `name=value` is a credential, a file name is not.
-    Cookie,
+    /// curl `-L`: redirects are followed (else the origin is asked first).
+    FollowRedirects,
+    /// curl `--max-redirs`, wget `--max-redirect`: 0 means none followed.
+    MaxRedirects,
+    /// wget `--content-disposition`, `--trust-server-names`: the server
+    /// names the file, unless `-O` does.
+    ServerNamesFile,
+    /// wget `-N`: a plain download when none of the files exists yet.
+    Timestamping,
+    /// wget `--glob` (on by default): `ftp://` URLs with `*?[]` are patterns.
+    WgetGlob,
+    /// wget `-P`: where `-N` would look for its files.
+    DirectoryPrefix,
     /// curl `-X`: only GET is a plain download.
     Request,
     /// Resume or range: a hit needs `Accept-Ranges: bytes` from the cache.
@@ -144,9 +175,12 @@ fn curl_effect(long: &str) -> Effect {
         "next" => Pass(R::MultiTransfer),
         // Output that shows or stores what the origin answered (headers,
         // times, cookies, HSTS/Alt-Svc/TLS-session state, the URL itself).
-        "include" | "show-headers" | "dump-header" | "remote-header-name" | "remote-time"
-        | "etag-compare" | "etag-save" | "time-cond" | "cookie-jar" | "hsts" | "alt-svc"
-        | "ssl-sessions" | "libcurl" | "xattr" => Pass(R::OriginMetadata),
+        // (`--raw` keeps the origin's chunk framing. `-R` only sets the
+        // file's time, as wget does anyway: allowed, like wget's.)
+        "include" | "show-headers" | "dump-header" | "remote-header-name" | "etag-compare"
+        | "etag-save" | "time-cond" | "cookie-jar" | "hsts" | "alt-svc" | "ssl-sessions"
+        | "libcurl" | "xattr" | "raw" => Pass(R::OriginMetadata),
+        "cookie" => Pass(R::SendsCookies),
         // Change what is requested or where the connection goes, so the probe
         // would not see what the real curl will do.
         "request-target"
@@ -176,8 +210,9 @@ fn curl_effect(long: &str) -> Effect {
         }
         "url" => Url,
         "header" => Header,
-        "cookie" => Cookie,
         "request" => Request,
+        "location" | "location-trusted" => FollowRedirects,
+        "max-redirs" => MaxRedirects,
         "continue-at" | "range" => Resume,
         "write-out" => WriteOut,
         "proto" => Proto,
@@ -199,19 +234,8 @@ fn wget_effect(long: &str) -> Effect {
         "recursive" | "mirror" | "page-requisites" => Pass(R::Recursive),
         // Names or contents that follow the origin's answer (headers, dates,
         // Content-Type, redirects) or record the URL itself.
-        "server-response"
-        | "save-headers"
-        | "content-disposition"
-        | "timestamping"
-        | "trust-server-names"
-        | "adjust-extension"
-        | "html-extension"
-        | "xattr"
-        | "convert-links"
-        | "convert-file-only"
-        | "warc-file"
-        | "save-cookies"
-        | "hsts-file"
+        "server-response" | "save-headers" | "adjust-extension" | "html-extension" | "xattr"
+        | "convert-links" | "convert-file-only" | "warc-file" | "save-cookies" | "hsts-file"
         | "metalink-over-http" => Pass(R::OriginMetadata),
         // Directory names built from the URL's host and path.
         "force-directories" | "protocol-directories" | "accept-regex" | "reject-regex" => {
@@ -221,49 +245,131 @@ fn wget_effect(long: &str) -> Effect {
         "user" | "password" | "http-user" | "http-password" | "http-passwd" | "ask-password"
         | "use-askpass" | "ftp-user" | "ftp-password" | "certificate" | "private-key" => Credential,
         "header" => Header,
+        "load-cookies" => Pass(R::SendsCookies),
         "continue" | "start-pos" => Resume,
         "proxy" => Proxy,
         "output-document" => OutputDocument,
+        "content-disposition" | "trust-server-names" => ServerNamesFile,
+        "timestamping" => Timestamping,
+        "max-redirect" => MaxRedirects,
+        "glob" => WgetGlob,
+        "directory-prefix" => DirectoryPrefix,
         _ => Neutral,
     }
 }
 
+/// curl options carried from the command to the origin check (curl without
+/// `-L`, see `planner::Prepared::origin_check`): how the real curl reaches
+/// the origin (proxy, TLS verification, address family, DNS) and the two
+/// neutral headers an origin may redirect by. Nothing else of the user's:
+/// no credentials, no cookies, no other headers.
+pub const CURL_ORIGIN_CHECK_OPTIONS: &[&str] = &[
+    "proxy",
+    "proxy1.0",
+    "noproxy",
+    "proxytunnel",
+    "proxy-user",
+    "proxy-anyauth",
+    "proxy-basic",
+    "proxy-digest",
+    "proxy-ntlm",
+    "proxy-negotiate",
+    "proxy-insecure",
+    "proxy-cacert",
+    "proxy-capath",
+    "socks4",
+    "socks4a",
+    "socks5",
+    "socks5-hostname",
+    "preproxy",
+    "insecure",
+    "cacert",
+    "capath",
+    "crlfile",
+    "ca-native",
+    "ipv4",
+    "ipv6",
+    "interface",
+    "dns-servers",
+    "dns-interface",
+    "dns-ipv4-addr",
+    "dns-ipv6-addr",
+    "doh-url",
+    "user-agent",
+    "referer",
+];
+
 /// What a request header means, by its name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HeaderKind {
+    /// Known not to change what the origin answers: kept on a rewrite.
     Neutral,
+    /// Origin credentials: removed when every URL hits.
     Credential,
     /// `Range`: like `-r`.
     Range,
-    /// Makes the answer depend on the origin or change the request.
+    /// Makes the answer depend on more than the URL, or changes the request.
     Pass(Reason),
 }
+
+/// Headers known not to change the answer's bytes: they stay on a rewrite.
+/// `Accept` only as `*/*` (GitHub answers JSON or the asset by `Accept`).
+/// Everything not named here or below passes the command through: the
+/// cache key is the URL alone, and an unknown name may be a credential.
+const NEUTRAL_HEADERS: &[&str] = &[
+    "user-agent",
+    "referer",
+    "cache-control",
+    "pragma",
+    "connection",
+    "dnt",
+    "upgrade-insecure-requests",
+];
+
+/// Words that make a header an origin credential, removed on an all-hit
+/// rewrite (`Authorization`, `PRIVATE-TOKEN`, `X-Api-Key`, `X-Auth-Token`).
+const CREDENTIAL_HEADER_WORDS: &[&str] = &["authorization", "token", "key", "secret", "passw"];
 
 /// Classify a `-H`/`--header` value (`Name: value`, or curl's `Name;`).
 pub fn header_kind(value: &[u8]) -> HeaderKind {
     if value.starts_with(b"@") {
         return HeaderKind::Pass(Reason::HiddenInput);
     }
-    let end = value
-        .iter()
-        .position(|&b| b == b':' || b == b';')
-        .unwrap_or(value.len());
-    let name = value[..end].trim_ascii().to_ascii_lowercase();
-    let has = |needle: &[u8]| name.windows(needle.len()).any(|w| w == needle);
-    if name == b"cookie"
-        || ["token", "key", "secret", "session", "auth"]
-            .iter()
-            .any(|n| has(n.as_bytes()))
-    {
-        HeaderKind::Credential
-    } else if name == b"range" {
+    if value.iter().any(|&b| b == b'\r' || b == b'\n') {
+        // curl sends each line: a header we cannot see by name.
+        return HeaderKind::Pass(Reason::HeaderChangesAnswer);
+    }
+    let (name, rest) = match value.iter().position(|&b| b == b':' || b == b';') {
+        Some(i) => (&value[..i], &value[i..]),
+        None => (value, &b""[..]),
+    };
+    let name = name.trim_ascii().to_ascii_lowercase();
+    let header_value = rest.get(1..).unwrap_or_default().trim_ascii();
+    let has = |needle: &str| name.windows(needle.len()).any(|w| w == needle.as_bytes());
+    let named = |n: &str| name == n.as_bytes();
+    if named("cookie") || named("cookie2") {
+        HeaderKind::Pass(Reason::SendsCookies)
+    } else if named("range") {
         HeaderKind::Range
     } else if name.starts_with(b"if-") {
         HeaderKind::Pass(Reason::OriginMetadata)
-    } else if name == b"host" || name == b"accept-encoding" {
+    } else if named("host") || named("accept-encoding") || named("proxy-authorization") {
         HeaderKind::Pass(Reason::RequestChanges)
-    } else {
+    } else if rest.starts_with(b";") || header_value.is_empty() {
+        // `Name;` sends an empty header, `Name:` removes one of curl's own.
+        HeaderKind::Pass(Reason::HeaderChangesAnswer)
+    } else if named("accept") {
+        if header_value == b"*/*" {
+            HeaderKind::Neutral
+        } else {
+            HeaderKind::Pass(Reason::HeaderChangesAnswer)
+        }
+    } else if NEUTRAL_HEADERS.iter().any(|n| named(n)) {
         HeaderKind::Neutral
+    } else if CREDENTIAL_HEADER_WORDS.iter().any(|w| has(w)) {
+        HeaderKind::Credential
+    } else {
+        HeaderKind::Pass(Reason::HeaderChangesAnswer)
     }
 }
 
@@ -407,7 +513,6 @@ mod tests {
                     "show-headers",
                     "dump-header",
                     "remote-header-name",
-                    "remote-time",
                     "etag-compare",
                     "etag-save",
                     "time-cond",
@@ -463,6 +568,10 @@ mod tests {
                     "proxy1.0",
                     "noproxy",
                     "globoff",
+                    "location",
+                    "location-trusted",
+                    "max-redirs",
+                    "raw",
                 ],
             ),
             (
@@ -517,6 +626,10 @@ mod tests {
                     "start-pos",
                     "proxy",
                     "output-document",
+                    "load-cookies",
+                    "max-redirect",
+                    "glob",
+                    "directory-prefix",
                 ],
             ),
         ];
@@ -532,6 +645,13 @@ mod tests {
                     "{name} listed but neutral"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn origin_check_options_exist() {
+        for name in CURL_ORIGIN_CHECK_OPTIONS {
+            assert!(options::by_long(Tool::Curl, name).is_some(), "--{name}");
         }
     }
 
@@ -563,10 +683,42 @@ mod tests {
             header_kind(b"Authorization: Bearer x"),
             HeaderKind::Credential
         );
-        assert_eq!(header_kind(b"cookie: a=b"), HeaderKind::Credential);
+        assert_eq!(
+            header_kind(b"cookie: a=b"),
+            HeaderKind::Pass(Reason::SendsCookies)
+        );
+        assert_eq!(
+            header_kind(b"Cookie2: $Version=1"),
+            HeaderKind::Pass(Reason::SendsCookies)
+        );
         assert_eq!(header_kind(b"X-Api-Key: k"), HeaderKind::Credential);
         assert_eq!(header_kind(b"PRIVATE-TOKEN: k"), HeaderKind::Credential);
-        assert_eq!(header_kind(b"X-Session-Id;"), HeaderKind::Credential);
+        assert_eq!(header_kind(b"X-Password: pw"), HeaderKind::Credential);
+        // Not known to be harmless: the answer (or a secret) may depend on it.
+        for unknown in [
+            &b"X-JFrog-Art-Api: AKCp8"[..],
+            b"Signature: keyId=1",
+            b"X-Credential: c",
+            b"X-Session-Id;",
+            b"Accept-Language: de",
+            b"Accept: application/vnd.github.v3.raw",
+            b"X-A: b\r\nAuthorization: Bearer t",
+            b"Accept:",
+        ] {
+            assert!(
+                matches!(header_kind(unknown), HeaderKind::Pass(_)),
+                "{}",
+                String::from_utf8_lossy(unknown)
+            );
+        }
+        for kept in [
+            &b"User-Agent: Mozilla/5.0"[..],
+            b"Referer: https://example.com/",
+            b"Accept: */*",
+            b"Cache-Control: no-cache",
+        ] {
+            assert_eq!(header_kind(kept), HeaderKind::Neutral);
+        }
         assert_eq!(header_kind(b"Range: bytes=0-9"), HeaderKind::Range);
         assert_eq!(
             header_kind(b"If-None-Match: x"),
@@ -578,7 +730,7 @@ mod tests {
         );
         assert_eq!(
             header_kind(b"Accept: application/octet-stream"),
-            HeaderKind::Neutral
+            HeaderKind::Pass(Reason::HeaderChangesAnswer)
         );
     }
 

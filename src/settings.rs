@@ -65,9 +65,20 @@ pub fn seconds_ceil(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
+/// `WITHCACHE_KEEP_QUERY=1` (after withcache-server's `--keep-query`): the
+/// cache host keys blobs on the full URL, so URLs with a query may be served.
+pub const KEEP_QUERY_VAR: &str = "WITHCACHE_KEEP_QUERY";
+
+pub fn keep_query(env: &dyn EnvView) -> bool {
+    flag(env, KEEP_QUERY_VAR)
+}
+
+fn flag(env: &dyn EnvView, name: &str) -> bool {
+    env.var(name).is_some_and(|v| !v.is_empty() && v != "0")
+}
+
 pub fn debug_enabled(env: &dyn EnvView) -> bool {
-    env.var(DEBUG_VAR)
-        .is_some_and(|v| !v.is_empty() && v != "0")
+    flag(env, DEBUG_VAR)
 }
 
 #[cfg(test)]

@@ -11,8 +11,9 @@ use crate::policy::Reason;
 use crate::probe::TargetBytes;
 use crate::real_tool;
 use crate::tool::Tool;
-use crate::{probe, settings};
+use crate::{origin_check, probe, settings};
 use std::ffi::{OsStr, OsString};
+use std::path::Path;
 use std::time::{Instant, SystemTime};
 
 /// Returns only when the real tool could not be run: the exit status to use.
@@ -50,7 +51,7 @@ pub fn run(tool: Tool, argv0: &OsStr, args: Vec<OsString>) -> i32 {
         } else {
             TargetBytes::Escaped
         };
-        decide_or_fall_back(tool, args, &env, target_bytes)
+        decide_or_fall_back(tool, args, &env, target_bytes, &real.path)
     };
     if debug {
         let skipped = if real.skipped.is_empty() {
@@ -84,6 +85,7 @@ fn decide_or_fall_back(
     args: Vec<OsString>,
     env: &dyn EnvView,
     target_bytes: TargetBytes,
+    real: &Path,
 ) -> (Vec<OsString>, String) {
     let name = tool.name();
     std::panic::set_hook(Box::new(move |info| {
@@ -104,7 +106,7 @@ fn decide_or_fall_back(
     }));
     let kept = args.clone();
     let decided = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        decide(tool, args, env, target_bytes)
+        decide(tool, args, env, target_bytes, real)
     }));
     let _ = std::panic::take_hook();
     decided.unwrap_or_else(|_| (kept, "pass-through (internal error)".into()))
@@ -116,6 +118,7 @@ fn decide(
     args: Vec<OsString>,
     env: &dyn EnvView,
     target_bytes: TargetBytes,
+    real: &Path,
 ) -> (Vec<OsString>, String) {
     // Debug builds only: lets the tests prove the fallback above.
     #[cfg(debug_assertions)]
@@ -150,12 +153,14 @@ fn decide(
                 );
                 return (args, said);
             }
-            let answers = probe::probe_all(&prepared, settings::probe_timeout(env), target_bytes);
+            let timeout = settings::probe_timeout(env);
+            let mut answers = probe::probe_all(&prepared, timeout, target_bytes);
             if answers.iter().all(|a| *a == ProbeAnswer::Unreachable)
                 && let Some(m) = &memory
             {
                 m.mark_down(&route);
             }
+            origin_check::apply(real, &prepared, &mut answers, timeout);
             let outcome = planner::finish(&args, &prepared, &answers);
             let said = describe(&outcome, &prepared, &answers);
             match outcome {

@@ -283,27 +283,35 @@ fn plan_probes_live_without_assume() {
         headers: vec![("Accept-Ranges".into(), "bytes".into())],
         body: vec![],
     });
-    let out = cacheshim(
-        &[
-            "plan",
-            "--",
-            "curl",
-            "-O",
-            origin,
-            "https://dl.example.com/g.tgz",
-        ],
-        &[("WITHCACHE_SERVER", &host.url())],
-    );
-    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let answers: Vec<&str> = plan["candidates"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["answer"].as_str().unwrap())
-        .collect();
+    let plan_of = |follow: &str| {
+        let out = cacheshim(
+            &[
+                "plan",
+                "--",
+                "curl",
+                follow,
+                origin,
+                "https://dl.example.com/g.tgz",
+            ],
+            &[("WITHCACHE_SERVER", &host.url())],
+        );
+        let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let answers: Vec<String> = plan["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["answer"].as_str().unwrap().to_string())
+            .collect();
+        (plan, answers)
+    };
+    let (plan, answers) = plan_of("-LO");
     assert_eq!(answers, ["hit-ranges", "miss"]);
     assert_eq!(plan["decision"], "rewrite");
     assert_eq!(plan["real_tool"], "/usr/bin/curl");
+    // Without -L the origin is asked first; this one cannot be reached.
+    let (plan, answers) = plan_of("-O");
+    assert_eq!(answers, ["origin-not-2xx", "miss"]);
+    assert_eq!(plan["decision"], "pass-through");
 }
 
 fn doctor_setup(cache: &str, shims_first: bool) -> (tempfile::TempDir, Output) {

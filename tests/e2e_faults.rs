@@ -300,8 +300,10 @@ fn credentials_never_reach_the_cache_host() {
         );
     }
     let log = nginx.access_log();
+    // Four all-hit cases (HEAD and GET each) and the mixed one's two HEADs;
+    // the cookie, URL-credential and signed cases never reach it at all.
     assert!(
-        log.lines().count() >= 12,
+        log.lines().count() >= 10,
         "the cache host saw too little:\n{log}"
     );
     for line in log.lines() {
@@ -324,7 +326,7 @@ fn credentials_never_reach_the_cache_host() {
     }
     // The hits really were served by the cache host.
     assert!(
-        log.lines().filter(|l| l.starts_with("GET /b/")).count() >= 6,
+        log.lines().filter(|l| l.starts_with("GET /b/")).count() >= 4,
         "{log}"
     );
 }

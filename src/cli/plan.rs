@@ -78,7 +78,14 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
         Preparation::Probe(prepared) => {
             let answers = match assume {
                 Some(a) => vec![a; prepared.candidates.len()],
-                None => probe::probe_all(&prepared, settings::probe_timeout(&env), bytes),
+                None => {
+                    let timeout = settings::probe_timeout(&env);
+                    let mut answers = probe::probe_all(&prepared, timeout, bytes);
+                    if let Some(r) = &real {
+                        crate::origin_check::apply(&r.path, &prepared, &mut answers, timeout);
+                    }
+                    answers
+                }
             };
             let outcome = planner::finish(tool_args, &prepared, &answers);
             let candidates = prepared
