@@ -138,6 +138,9 @@ impl NotRewritable {
 pub struct Origin {
     /// As written.
     pub url: String,
+    /// What the tools send and the cache key: as written, without the
+    /// `#fragment` (curl and wget never put it on the wire).
+    pub key: String,
     /// The last path segment as written.
     pub file_name: String,
     pub has_query: bool,
@@ -148,7 +151,7 @@ impl Origin {
     pub fn cache_path(&self) -> String {
         format!(
             "{}/{}",
-            URL_SAFE_NO_PAD.encode(self.url.as_bytes()),
+            URL_SAFE_NO_PAD.encode(self.key.as_bytes()),
             self.file_name
         )
     }
@@ -180,10 +183,7 @@ impl Origin {
         if !(rest.is_empty() || rest.starts_with(['/', '?', '#'])) {
             return Err(NotRewritable::Ambiguous);
         }
-        if url
-            .query_pairs()
-            .any(|(name, _)| query_name_is_secret(&name))
-        {
+        if url.query().is_some_and(query_is_secret) {
             return Err(NotRewritable::CredentialsInQuery);
         }
         // The path as written ends where `url` ends it: at `?` or `#`.
@@ -192,19 +192,37 @@ impl Origin {
         if file_name.is_empty() || !path.starts_with('/') {
             return Err(NotRewritable::NoFileName);
         }
+        let key = match url.fragment() {
+            // The fragment starts at the first `#`, as `url` reads it.
+            Some(_) => &written[..written.find('#').unwrap_or(written.len())],
+            None => written,
+        };
         Ok(Origin {
             url: written.to_string(),
+            key: key.to_string(),
             file_name: file_name.to_string(),
             has_query: url.query().is_some(),
         })
     }
 }
 
-/// Query parameter names that carry a secret: the header-name words plus the
-/// signature words of pre-signed URLs (S3, GCS, Azure SAS `sig`). Names are
-/// compared after percent-decoding (`url`'s query pairs).
-fn query_name_is_secret(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
+/// Whether a query carries a secret, by its parameter names (compared
+/// after `%XX` decoding; `&` and `;` both separate parameters, as many
+/// servers read them): the header-name words, the signature words of
+/// pre-signed URLs (S3, GCS, Azure SAS `sig`, CloudFront `Key-Pair-Id`),
+/// Akamai's `hdnts`, `jwt`, `pass`/`pwd`, and nginx's secure_link pair
+/// (`md5` with `expires`).
+fn query_is_secret(query: &str) -> bool {
+    let names: Vec<String> = query
+        .split(['&', ';'])
+        .map(|pair| {
+            let name = pair.split('=').next().unwrap_or_default();
+            percent_encoding::percent_decode_str(name)
+                .decode_utf8_lossy()
+                .to_ascii_lowercase()
+        })
+        .collect();
+    let word = |w: &str| names.iter().any(|n| n.contains(w));
     [
         "token",
         "key",
@@ -213,10 +231,14 @@ fn query_name_is_secret(name: &str) -> bool {
         "auth",
         "sig",
         "credential",
-        "passw",
+        "pass",
+        "pwd",
+        "jwt",
+        "hdnts",
     ]
     .iter()
-    .any(|w| name.contains(w))
+    .any(|w| word(w))
+        || (word("md5") && word("expires"))
 }
 
 /// curl expands `{a,b}` and `[1-3]` in URLs unless `-g`: such a URL names
@@ -258,6 +280,10 @@ mod tests {
         let o = Origin::parse(b"https://ex.com/a/foo%20bar.tgz?x=1#frag").unwrap();
         assert_eq!(o.file_name, "foo%20bar.tgz");
         assert!(o.has_query);
+        // The fragment is never sent, so it is not in the key either.
+        assert_eq!(o.key, "https://ex.com/a/foo%20bar.tgz?x=1");
+        let o = Origin::parse(b"https://ex.com/f.tgz#sha256=ab").unwrap();
+        assert_eq!(o.cache_path(), "aHR0cHM6Ly9leC5jb20vZi50Z3o/f.tgz");
         let o = Origin::parse("https://ex.com/файл ü.tgz".as_bytes()).unwrap();
         assert_eq!(o.file_name, "файл ü.tgz");
         // Independently computed: printf %s 'https://ex.com/f.tgz' | base64 | tr '+/' '-_' | tr -d =
@@ -277,6 +303,15 @@ mod tests {
             ),
             (b"https://h/f.tgz?access_token=x", CredentialsInQuery),
             (b"https://h/f.tgz?%74oken=x", CredentialsInQuery),
+            (b"https://h/f.tgz?hdnts=exp=1~hmac=ab", CredentialsInQuery),
+            (b"https://h/f.tgz?jwt=eyJ", CredentialsInQuery),
+            (b"https://h/f.tgz?user=a&pass=b", CredentialsInQuery),
+            (b"https://h/f.tgz?pwd=b", CredentialsInQuery),
+            (
+                b"https://h/f.tgz?md5=ab&expires=1700000000",
+                CredentialsInQuery,
+            ),
+            (b"https://h/f.tgz?a=1;token=x", CredentialsInQuery),
             (b"https://ex.com", NoFileName),
             (b"https://ex.com?x=/f.tgz", NoFileName),
             (b"file:///etc/passwd", Scheme),

@@ -80,10 +80,97 @@ fn inherited_environment() -> impl Iterator<Item = &'static CStr> {
     })
 }
 
+/// Linux refuses one argument or environment string over 32 pages.
+const MAX_ARG_STRLEN: usize = 32 * 4096;
+
+/// Whether `args` (after argv[0] = the tool's name) and the inherited
+/// environment plus `added` fit what execve accepts: each string at most
+/// `MAX_ARG_STRLEN`, all strings and their pointers at most `arg_max`. A
+/// rewrite that does not fit would turn a working command into "Argument
+/// list too long".
+pub fn fits_exec_limits(
+    args: &[OsString],
+    added: &[(&str, String)],
+    env: impl Iterator<Item = usize>,
+    arg_max: usize,
+) -> bool {
+    let ptr = std::mem::size_of::<usize>();
+    let mut total = 0usize;
+    let strings = args
+        .iter()
+        .map(|a| a.len())
+        .chain(env)
+        .chain(added.iter().map(|(k, v)| k.len() + 1 + v.len()))
+        .chain(std::iter::once(8));
+    for len in strings {
+        if len + 1 > MAX_ARG_STRLEN {
+            return false;
+        }
+        total += len + 1 + ptr;
+    }
+    total <= arg_max
+}
+
+/// The byte lengths of the inherited environment's entries.
+pub fn inherited_environment_sizes() -> impl Iterator<Item = usize> {
+    inherited_environment().map(|e| e.to_bytes().len())
+}
+
+/// `sysconf(_SC_ARG_MAX)`, or Linux's historical minimum.
+pub fn arg_max() -> usize {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::ARG_MAX)
+        .ok()
+        .flatten()
+        .and_then(|v| usize::try_from(v).ok())
+        .unwrap_or(128 * 1024)
+}
+
 /// 127 when the file is not there, 126 when it is there but cannot be run.
 pub fn exit_status_for(err: &std::io::Error) -> i32 {
     match err.kind() {
         std::io::ErrorKind::NotFound => 127,
         _ => 126,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exec_limits() {
+        let args = |n: usize, len: usize| vec![OsString::from("x".repeat(len)); n];
+        assert!(fits_exec_limits(
+            &args(3, 10),
+            &[],
+            [5, 7].into_iter(),
+            4096
+        ));
+        // One string over 32 pages never fits, whatever ARG_MAX says.
+        assert!(!fits_exec_limits(
+            &args(1, MAX_ARG_STRLEN),
+            &[],
+            std::iter::empty(),
+            1 << 30
+        ));
+        // The total, with a pointer per string, against ARG_MAX.
+        assert!(!fits_exec_limits(
+            &args(100, 100),
+            &[],
+            std::iter::empty(),
+            100 * 100
+        ));
+        assert!(fits_exec_limits(
+            &args(100, 100),
+            &[],
+            std::iter::empty(),
+            100 * 120
+        ));
+        assert!(!fits_exec_limits(
+            &args(1, 10),
+            &[("CACHESHIM_CHAIN", "a".repeat(5000))],
+            std::iter::empty(),
+            4096
+        ));
     }
 }

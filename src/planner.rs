@@ -554,7 +554,7 @@ fn rewritable(
             .url
             .get(..3)
             .is_some_and(|s| s.eq_ignore_ascii_case("ftp"))
-        && origin.url.contains(['*', '?', '[', ']'])
+        && origin.key.contains(['*', '?', '[', ']'])
     {
         // wget expands these in ftp:// URLs unless --no-glob.
         return Err(NotRewritable::Glob);

@@ -46,6 +46,8 @@ pub enum Reason {
     /// The origin answered the real tool's own HEAD with something other
     /// than 2xx (usually a redirect `curl` without `-L` would save as is).
     OriginNot2xx,
+    /// The rewritten command would be over the kernel's exec limits.
+    ArgListTooLong,
 }
 
 impl Reason {
@@ -79,6 +81,7 @@ impl Reason {
             Reason::HeaderChangesAnswer => "header-changes-answer",
             Reason::RedirectNotFollowed => "redirect-not-followed",
             Reason::OriginNot2xx => "origin-not-2xx",
+            Reason::ArgListTooLong => "arg-list-too-long",
         }
     }
 
@@ -110,6 +113,7 @@ impl Reason {
         Reason::HeaderChangesAnswer,
         Reason::RedirectNotFollowed,
         Reason::OriginNot2xx,
+        Reason::ArgListTooLong,
     ];
 }
 

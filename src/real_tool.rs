@@ -44,8 +44,11 @@ pub struct Located {
     pub path: PathBuf,
     /// Shims passed over on the way (for the debug line and `doctor`).
     pub skipped: Vec<PathBuf>,
-    /// `REAL_*` was set but named a shim or no executable.
+    /// `REAL_*` was set but named a shim or no executable, or a file this
+    /// chain already ran (a wrapper script that calls curl again).
     pub ignored_override: Option<OsString>,
+    /// The identity of `REAL_*` when it is what runs (for the loop guard).
+    pub override_id: Option<FileId>,
 }
 
 pub fn locate_real_tool(
@@ -54,6 +57,7 @@ pub fn locate_real_tool(
     path_var: Option<&OsStr>,
     me: &SelfImage,
     seen: &[FileId],
+    overrides_taken: &[FileId],
     fs: &dyn Executables,
 ) -> Option<Located> {
     let mut skipped = Vec::new();
@@ -66,11 +70,14 @@ pub fn locate_real_tool(
     if let Some(o) = override_path.filter(|o| !o.is_empty()) {
         let p = Path::new(o);
         match fs.inspect(p) {
-            Some((id, size)) if !is_shim(p, id, size) => {
+            // Reached again through it: the override is a wrapper that calls
+            // the tool by name; this time the real one on PATH is meant.
+            Some((id, size)) if !is_shim(p, id, size) && !overrides_taken.contains(&id) => {
                 return Some(Located {
                     path: p.to_path_buf(),
                     skipped,
                     ignored_override: None,
+                    override_id: Some(id),
                 });
             }
             _ => ignored_override = Some(o.to_os_string()),
@@ -96,6 +103,7 @@ pub fn locate_real_tool(
             path: candidate,
             skipped,
             ignored_override,
+            override_id: None,
         });
     }
     None
@@ -118,7 +126,7 @@ pub fn locate_from_env(
     tool: Tool,
     argv0: &OsStr,
     env: &dyn crate::env_view::EnvView,
-    seen: &[FileId],
+    chain: &crate::loop_guard::Chain,
 ) -> (SelfImage, Option<Located>) {
     let fs = RealExecutables;
     let path_var = env.var("PATH");
@@ -129,7 +137,8 @@ pub fn locate_from_env(
         override_path.as_deref(),
         path_var.as_deref(),
         &me,
-        seen,
+        &chain.seen,
+        &chain.overrides_taken,
         &fs,
     );
     (me, real)
@@ -307,6 +316,7 @@ mod tests {
             Some(OsStr::new(path)),
             &me(),
             seen,
+            &[],
             fs,
         )
     }
@@ -356,15 +366,46 @@ mod tests {
     }
 
     #[test]
+    fn an_override_already_taken_in_this_chain_is_a_wrapper_and_is_passed_over() {
+        let f = fs(&[
+            ("/opt/wrap-curl", 3, 10, "#!/bin/sh\nexec curl"),
+            ("/usr/bin/curl", 9, 300, "real"),
+        ]);
+        let first = locate_real_tool(
+            Tool::Curl,
+            Some(OsStr::new("/opt/wrap-curl")),
+            Some(OsStr::new("/usr/bin")),
+            &me(),
+            &[],
+            &[],
+            &f,
+        )
+        .unwrap();
+        assert_eq!(first.path, PathBuf::from("/opt/wrap-curl"));
+        assert_eq!(first.override_id, Some(id(3)));
+        let again = locate_real_tool(
+            Tool::Curl,
+            Some(OsStr::new("/opt/wrap-curl")),
+            Some(OsStr::new("/usr/bin")),
+            &me(),
+            &[],
+            &[id(3)],
+            &f,
+        )
+        .unwrap();
+        assert_eq!(again.path, PathBuf::from("/usr/bin/curl"));
+    }
+
+    #[test]
     fn unset_path_is_the_default_path_never_the_current_directory() {
         let f = fs(&[
             ("./curl", 4, 10, "planted"),
             ("/usr/bin/curl", 9, 300, "real"),
         ]);
-        let got = locate_real_tool(Tool::Curl, None, None, &me(), &[], &f).unwrap();
+        let got = locate_real_tool(Tool::Curl, None, None, &me(), &[], &[], &f).unwrap();
         assert_eq!(got.path, PathBuf::from("/usr/bin/curl"));
         let f = fs(&[("./curl", 4, 10, "planted")]);
-        assert!(locate_real_tool(Tool::Curl, None, None, &me(), &[], &f).is_none());
+        assert!(locate_real_tool(Tool::Curl, None, None, &me(), &[], &[], &f).is_none());
     }
 
     #[test]

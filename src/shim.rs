@@ -4,7 +4,9 @@
 use crate::config_files::RealFiles;
 use crate::down_memory::DownMemory;
 use crate::env_view::{EnvView, ProcessEnv};
-use crate::exec::{exec_real_tool, exit_status_for};
+use crate::exec::{
+    arg_max, exec_real_tool, exit_status_for, fits_exec_limits, inherited_environment_sizes,
+};
 use crate::loop_guard::{self, Chain};
 use crate::planner::{self, Outcome, PlanInput, Preparation, Prepared, ProbeAnswer};
 use crate::policy::Reason;
@@ -32,7 +34,7 @@ pub fn run(tool: Tool, argv0: &OsStr, args: Vec<OsString>) -> i32 {
         );
         return 127;
     }
-    let (me, real) = real_tool::locate_from_env(tool, argv0, &env, &chain.seen);
+    let (me, real) = real_tool::locate_from_env(tool, argv0, &env, &chain);
     let Some(real) = real else {
         eprintln!(
             "{name}: cacheshim: no real {name} found on PATH (set {} to its path)",
@@ -51,7 +53,26 @@ pub fn run(tool: Tool, argv0: &OsStr, args: Vec<OsString>) -> i32 {
         } else {
             TargetBytes::Escaped
         };
-        decide_or_fall_back(tool, args, &env, target_bytes, &real.path)
+        let written = args.clone();
+        let (rewritten, said) = decide_or_fall_back(tool, args, &env, target_bytes, &real.path);
+        let fits = rewritten == written
+            || fits_exec_limits(
+                &rewritten,
+                &chain.passed_on(me.id, real.override_id),
+                inherited_environment_sizes(),
+                arg_max(),
+            );
+        if fits {
+            (rewritten, said)
+        } else {
+            // The kernel would refuse the rewritten command ("Argument list
+            // too long") where the command as written runs.
+            let said = format!(
+                "pass-through ({}: the rewritten command is over the exec limits)",
+                Reason::ArgListTooLong.code()
+            );
+            (written, said)
+        }
     };
     if debug {
         let skipped = if real.skipped.is_empty() {
@@ -70,7 +91,12 @@ pub fn run(tool: Tool, argv0: &OsStr, args: Vec<OsString>) -> i32 {
             settings::millis(started.elapsed())
         );
     }
-    let err = exec_real_tool(&real.path, tool, &final_args, &chain.passed_on(me.id));
+    let err = exec_real_tool(
+        &real.path,
+        tool,
+        &final_args,
+        &chain.passed_on(me.id, real.override_id),
+    );
     eprintln!(
         "{name}: cacheshim: cannot run {}: {err}",
         real.path.display()

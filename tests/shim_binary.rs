@@ -619,3 +619,79 @@ fn a_dead_proxy_of_one_command_does_not_mark_the_cache_down_for_the_others() {
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("cache-down"), "{said}");
 }
+
+#[test]
+fn a_real_curl_override_that_is_a_wrapper_calling_curl_reaches_the_real_tool() {
+    let Some(l) = Layout::new() else { return };
+    let wrapper = l.path("wrap-curl");
+    std::fs::write(&wrapper, "#!/bin/sh\nexec curl \"$@\"\n").unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let wrapper_env = wrapper.display().to_string();
+    let mut cmd = clean_command(l.path("shims").join("curl"));
+    cmd.args(["-s", "http://127.0.0.1:9/f"])
+        .env(
+            "PATH",
+            format!(
+                "{}:/bin:/usr/bin",
+                l.path_var(&["shims", "real"]).to_string_lossy()
+            ),
+        )
+        .env("REAL_CURL", &wrapper_env);
+    let out = run_bounded(&mut cmd, LIMIT);
+    let saw = fake_saw(&out);
+    assert_eq!(saw.args, args(&["-s", "http://127.0.0.1:9/f"]));
+    // shim -> wrapper -> shim -> the real (fake) curl: two shim hops.
+    assert_eq!(saw.hops, "2");
+}
+
+#[test]
+fn a_rewrite_over_the_exec_limits_runs_the_command_as_written() {
+    let Some(l) = Layout::new() else { return };
+    let arg_max: usize = String::from_utf8(
+        std::process::Command::new("getconf")
+            .arg("ARG_MAX")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .parse()
+    .unwrap();
+    // URLs filling ~85% of ARG_MAX as written; their cache URLs (base64 of
+    // the URL, a third longer, plus the server) do not fit.
+    let url_len = 200;
+    let count = arg_max * 85 / 100 / (url_len + 1 + 8);
+    let origins: Vec<String> = (0..count)
+        .map(|i| {
+            let name = format!("/f{i}.bin");
+            let pad = "p".repeat(url_len - "https://dl.example.com/".len() - name.len());
+            format!("https://dl.example.com/{pad}{name}")
+        })
+        .collect();
+    let held: std::collections::HashSet<String> = origins.iter().map(|o| cache_path(o)).collect();
+    let host = TestServer::start(move |req| Reply::Http {
+        status: if held.contains(&req.target) { 200 } else { 404 },
+        headers: vec![],
+        body: vec![],
+    });
+    let mut argv = vec![os("-sL")];
+    argv.extend(origins.iter().map(|o| os(o)));
+    let out = l.run(
+        "curl",
+        &argv,
+        &[
+            ("WITHCACHE_SERVER", &host.url()),
+            ("WITHCACHE_DEBUG", "1"),
+            ("WITHCACHE_PROBE_TIMEOUT", "120"),
+        ],
+    );
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("arg-list-too-long"),
+        "{}",
+        &said[..said.len().min(300)]
+    );
+    let saw = fake_saw(&out);
+    assert_eq!(saw.args, argv);
+}

@@ -101,6 +101,7 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
             Some(OsStr::new(&path_var)),
             &me,
             &chain.seen,
+            &chain.overrides_taken,
             &fs,
         ) {
             Some(real) => {

@@ -59,7 +59,7 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
     };
     let env = ProcessEnv;
     let chain = Chain::from_env(&env);
-    let (_, real) = real_tool::locate_from_env(tool, name, &env, &chain.seen);
+    let (_, real) = real_tool::locate_from_env(tool, name, &env, &chain);
     let input = PlanInput {
         tool,
         args: tool_args,
