@@ -209,9 +209,11 @@ fn curl_effect(long: &str) -> Effect {
             Pass(R::ProxyUnprobeable)
         }
         "help" | "manual" | "version" | "dump-ca-embed" => Pass(R::NotADownload),
-        "user" | "oauth2-bearer" | "cert" | "key" | "pass" | "tlsuser" | "tlspassword" => {
-            Credential
-        }
+        // netrc makes curl send Basic auth to whatever host the file names,
+        // and a `default` entry names every host, the cache host included.
+        // Removed on an all-hit rewrite, curl reads no netrc at all.
+        "user" | "oauth2-bearer" | "cert" | "key" | "pass" | "tlsuser" | "tlspassword"
+        | "netrc" | "netrc-optional" | "netrc-file" => Credential,
         "url" => Url,
         "header" => Header,
         "request" => Request,
@@ -560,6 +562,9 @@ mod tests {
                     "pass",
                     "tlsuser",
                     "tlspassword",
+                    "netrc",
+                    "netrc-optional",
+                    "netrc-file",
                     "url",
                     "header",
                     "cookie",

@@ -569,3 +569,64 @@ fn the_real_tool_dies_of_a_closed_pipe_as_it_does_directly() {
         assert_eq!(via.signal(), direct.signal(), "server {server:?}: {via:?}");
     }
 }
+
+/// `~/.netrc` with a `default` entry: curl -n sends it to every host, the
+/// cache host included, so -n is removed on a hit; wget reads ~/.netrc by
+/// itself but uses `default` only for ftp and sends http credentials only
+/// after a 401, so nothing reaches the cache host either way.
+#[test]
+fn netrc_credentials_never_reach_the_cache_host() {
+    let Some(b) = Bench::new() else { return };
+    let Some(nginx) = Nginx::start() else { return };
+    nginx.put(&b.url, &b.body);
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join(".netrc"),
+        "default login alice password NETRCSECRET\n",
+    )
+    .unwrap();
+    let home = home.path().display().to_string();
+    for (tool, args) in [
+        ("curl", vec!["-sn", "-o", "f", b.url.as_str()]),
+        (
+            "curl",
+            vec!["-s", "--netrc-optional", "-o", "f", b.url.as_str()],
+        ),
+        ("wget", vec!["-q", "-O", "f", b.url.as_str()]),
+    ] {
+        let real = if tool == "curl" { &b.curl } else { &b.wget };
+        let direct = b.run(real, &args, &[("HOME", home.as_str())]);
+        let before = nginx.access_log().lines().count();
+        let shim = b.run(
+            &b.shim(tool),
+            &args,
+            &[
+                ("HOME", home.as_str()),
+                ("WITHCACHE_SERVER", &nginx.url()),
+                ("WITHCACHE_DOWN_TTL", "0"),
+            ],
+        );
+        assert_eq!(
+            (direct.0, &direct.1, &direct.2),
+            (shim.0, &shim.1, &shim.2),
+            "{tool} {args:?}"
+        );
+        let log = nginx.access_log();
+        let lines: Vec<&str> = log.lines().skip(before).collect();
+        assert!(
+            lines.iter().any(|l| l.starts_with("GET /b/")),
+            "{tool} {args:?}: not a hit: {lines:?}"
+        );
+        for l in lines {
+            assert!(l.contains("auth=\"-\""), "{tool} {args:?}: {l}");
+        }
+    }
+    // The direct run did send them to the origin (the test can fail).
+    assert!(
+        b.origin
+            .requests()
+            .iter()
+            .any(|r| r.header("authorization").is_some()),
+        "curl -n sent nothing to the origin"
+    );
+}
