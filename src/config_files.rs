@@ -21,6 +21,11 @@ pub trait ConfigSource {
     fn exists(&self, path: &Path) -> bool {
         self.read(path).is_some()
     }
+    /// The user's home directory from the password database (what the
+    /// tools use when HOME does not say).
+    fn password_home(&self) -> Option<PathBuf> {
+        None
+    }
 }
 
 /// Reads the real files.
@@ -33,6 +38,13 @@ impl ConfigSource for RealFiles {
 
     fn exists(&self, path: &Path) -> bool {
         std::fs::symlink_metadata(path).is_ok()
+    }
+
+    fn password_home(&self) -> Option<PathBuf> {
+        nix::unistd::User::from_uid(nix::unistd::getuid())
+            .ok()
+            .flatten()
+            .map(|u| u.dir)
     }
 }
 
@@ -57,6 +69,9 @@ pub struct ConfigError {
     pub file: PathBuf,
     pub line: usize,
     pub what: String,
+    /// The file may or may not be read by the real tool: options we cannot
+    /// see, not options we cannot parse.
+    pub hidden: bool,
 }
 
 const NOWHERE: Span = Span {
@@ -86,16 +101,42 @@ pub fn load(
             if curl_skips_config(args) {
                 return Ok(Vec::new());
             }
-            // curl reads the first of these that exists.
+            let set = |name: &str| env.non_empty(name).map(PathBuf::from);
+            let (curl_home, xdg, home) = (set("CURL_HOME"), set("XDG_CONFIG_HOME"), set("HOME"));
+            if let Some(x) = &xdg {
+                // curl 8.10 and later read this name instead of `.curlrc`:
+                // which one applies depends on the curl, so leave it to curl.
+                let newer = x.join("curlrc");
+                if source.exists(&newer) {
+                    return Err(ConfigError {
+                        file: newer,
+                        line: 0,
+                        what: "read by curl 8.10 and later only: left to curl".into(),
+                        hidden: true,
+                    });
+                }
+            }
+            // curl 7.88's order (src/tool_findfile.c, findfile()); the first
+            // file that exists is the only one read.
             let mut places = Vec::new();
-            if let Some(d) = env.non_empty("CURL_HOME") {
-                places.push(Path::new(&d).join(".curlrc"));
+            if let Some(d) = &curl_home {
+                places.push(d.join(".curlrc"));
             }
-            if let Some(d) = env.non_empty("XDG_CONFIG_HOME") {
-                places.push(Path::new(&d).join("curlrc"));
+            if let Some(d) = &xdg {
+                places.push(d.join(".curlrc"));
             }
-            if let Some(d) = env.non_empty("HOME") {
-                places.push(Path::new(&d).join(".curlrc"));
+            if let Some(d) = &home {
+                places.push(d.join(".curlrc"));
+            }
+            if xdg.is_none() {
+                if let Some(d) = &curl_home {
+                    places.push(d.join(".config/curlrc"));
+                } else if let Some(d) = &home {
+                    places.push(d.join(".config/curlrc"));
+                }
+            }
+            if let Some(d) = source.password_home() {
+                places.push(d.join(".curlrc"));
             }
             for p in places {
                 if let Some(text) = source.read(&p) {
@@ -108,14 +149,24 @@ pub fn load(
             if wget_no_config {
                 return Ok(Vec::new());
             }
+            // wget 1.21's order (src/init.c, initialize()): the system file,
+            // then the user's, each adding to what came before.
             let mut found = Vec::new();
-            let system = PathBuf::from("/etc/wgetrc");
+            let system = env
+                .non_empty("SYSTEM_WGETRC")
+                .map(PathBuf::from)
+                .filter(|p| source.exists(p))
+                .unwrap_or_else(|| PathBuf::from("/etc/wgetrc"));
             if let Some(text) = source.read(&system) {
                 found.extend(parse_wgetrc(&system, &text)?);
             }
             let user = match env.non_empty("WGETRC") {
                 Some(p) => Some(PathBuf::from(p)),
-                None => env.non_empty("HOME").map(|h| Path::new(&h).join(".wgetrc")),
+                None => env
+                    .non_empty("HOME")
+                    .map(PathBuf::from)
+                    .or_else(|| source.password_home())
+                    .map(|h| h.join(".wgetrc")),
             };
             if let Some(user) = user
                 && let Some(text) = source.read(&user)
@@ -145,6 +196,7 @@ pub fn parse_curlrc(file: &Path, text: &[u8]) -> Result<Vec<ConfigOption>, Confi
             file: file.to_path_buf(),
             line: n + 1,
             what,
+            hidden: false,
         };
         let line = line.trim_ascii();
         if line.is_empty() || line.starts_with(b"#") {
@@ -259,6 +311,7 @@ pub fn parse_wgetrc(file: &Path, text: &[u8]) -> Result<Vec<ConfigOption>, Confi
                 file: file.to_path_buf(),
                 line: n + 1,
                 what: "expected `command = value`".into(),
+                hidden: false,
             });
         };
         let name = normalize_wgetrc_name(&line[..eq]);
@@ -366,6 +419,40 @@ mod tests {
                 ("continue".into(), true, None),
             ]
         );
+    }
+
+    /// Files by path, and a password-database home.
+    struct Files(Vec<(&'static str, &'static [u8])>, Option<&'static str>);
+
+    impl ConfigSource for Files {
+        fn read(&self, path: &Path) -> Option<Vec<u8>> {
+            self.0
+                .iter()
+                .find(|(p, _)| Path::new(p) == path)
+                .map(|(_, b)| b.to_vec())
+        }
+        fn password_home(&self) -> Option<PathBuf> {
+            self.1.map(PathBuf::from)
+        }
+    }
+
+    #[test]
+    fn without_home_the_password_database_home_is_used() {
+        let files = Files(
+            vec![
+                ("/pw/.wgetrc", b"http_user = u\n"),
+                ("/pw/.curlrc", b"user = u:p\n"),
+            ],
+            Some("/pw"),
+        );
+        let env = crate::env_view::MapEnv::default();
+        let got = load(Tool::Wget, &[], false, &env, &files).unwrap();
+        assert_eq!(
+            longs(&got),
+            vec![("http-user".into(), true, Some("u".into()))]
+        );
+        let got = load(Tool::Curl, &[], false, &env, &files).unwrap();
+        assert_eq!(longs(&got), vec![("user".into(), true, Some("u:p".into()))]);
     }
 
     #[test]

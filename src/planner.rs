@@ -226,8 +226,13 @@ fn prepare_inner(input: &PlanInput) -> Result<Prepared, PassThrough> {
         input.config,
     )
     .map_err(|e| {
+        let reason = if e.hidden {
+            Reason::HiddenInput
+        } else {
+            Reason::Unparsable
+        };
         PassThrough::new(
-            Reason::Unparsable,
+            reason,
             format!("{}:{}: {}", e.file.display(), e.line, e.what),
         )
     })?;

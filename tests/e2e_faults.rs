@@ -630,3 +630,42 @@ fn netrc_credentials_never_reach_the_cache_host() {
         "curl -n sent nothing to the origin"
     );
 }
+
+/// curl 7.88 reads ~/.config/curlrc when XDG_CONFIG_HOME and CURL_HOME are
+/// unset; a header there goes to whatever host curl asks, the cache host too.
+#[test]
+fn config_files_the_real_curl_reads_are_read_by_the_shim() {
+    let Some(b) = Bench::new() else { return };
+    let Some(nginx) = Nginx::start() else { return };
+    nginx.put(&b.url, &b.body);
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(home.path().join(".config")).unwrap();
+    std::fs::write(
+        home.path().join(".config/curlrc"),
+        "header = \"Authorization: Bearer CONFIGSECRET\"\n",
+    )
+    .unwrap();
+    let home = home.path().display().to_string();
+    let args = ["-sL", "-o", "f", b.url.as_str()];
+    b.origin.clear();
+    let direct = b.run(&b.curl, &args, &[("HOME", home.as_str())]);
+    assert!(
+        b.origin
+            .requests()
+            .iter()
+            .any(|r| r.header("authorization") == Some("Bearer CONFIGSECRET")),
+        "the real curl did not read ~/.config/curlrc"
+    );
+    let shim = b.run(
+        &b.shim("curl"),
+        &args,
+        &[
+            ("HOME", home.as_str()),
+            ("WITHCACHE_SERVER", &nginx.url()),
+            ("WITHCACHE_DOWN_TTL", "0"),
+        ],
+    );
+    assert_eq!((direct.0, &direct.1, &direct.2), (shim.0, &shim.1, &shim.2));
+    let log = nginx.access_log();
+    assert!(!log.contains("CONFIGSECRET"), "{log}");
+}
