@@ -13,7 +13,7 @@ use crate::config_files::{self, ConfigSource};
 use crate::env_view::EnvView;
 use crate::options::Takes;
 use crate::policy::{self, Effect, HeaderKind, Reason};
-use crate::route::{self, ProbeRoute, ProxyOverrides};
+use crate::route::{self, IpFamily, ProbeRoute, ProxyOverrides};
 use crate::settings;
 use crate::tool::Tool;
 use std::ffi::OsString;
@@ -77,6 +77,8 @@ pub struct Prepared {
     /// The command's own options for that check (`policy::CURL_ORIGIN_CHECK_OPTIONS`),
     /// spelled out long: how the real curl reaches the origin, nothing else.
     pub origin_check_args: Vec<OsString>,
+    /// `-4`/`-6`: the probe connects over the same family.
+    pub ip_family: IpFamily,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -187,6 +189,7 @@ struct Facts {
     /// wget `-P`.
     directory_prefix: Option<Vec<u8>>,
     origin_check_args: Vec<OsString>,
+    ip_family: Option<IpFamily>,
 }
 
 pub fn prepare(input: &PlanInput) -> Preparation {
@@ -363,6 +366,7 @@ fn prepare_inner(input: &PlanInput) -> Result<Prepared, PassThrough> {
         route,
         origin_check,
         origin_check_args: facts.origin_check_args,
+        ip_family: facts.ip_family.unwrap_or_default(),
     })
 }
 
@@ -416,6 +420,7 @@ fn merge_config_first(facts: &mut Facts, config: Facts) {
     facts.timestamping = facts.timestamping.or(config.timestamping);
     facts.wget_glob = facts.wget_glob.or(config.wget_glob);
     facts.directory_prefix = facts.directory_prefix.take().or(config.directory_prefix);
+    facts.ip_family = facts.ip_family.or(config.ip_family);
 }
 
 fn long_name(occ: &Occurrence) -> String {
@@ -521,6 +526,21 @@ fn apply(tool: Tool, occ: &Occurrence, from_config: bool, facts: &mut Facts) {
         Effect::GlobOff => facts.glob_off = occ.enabled,
         Effect::OutputDocument => facts.output_document = true,
         Effect::DirectoryPrefix => facts.directory_prefix = Some(value.to_vec()),
+        // The last of -4/-6 wins (wget: --no-inet4-only switches it off).
+        Effect::Ipv4Only => {
+            facts.ip_family = Some(if occ.enabled {
+                IpFamily::V4Only
+            } else {
+                IpFamily::Any
+            })
+        }
+        Effect::Ipv6Only => {
+            facts.ip_family = Some(if occ.enabled {
+                IpFamily::V6Only
+            } else {
+                IpFamily::Any
+            })
+        }
     }
 }
 

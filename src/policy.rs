@@ -142,6 +142,10 @@ pub enum Effect {
     WgetGlob,
     /// wget `-P`: where `-N` would look for its files.
     DirectoryPrefix,
+    /// curl `-4`, wget `--inet4-only`: the probe uses IPv4 only too.
+    Ipv4Only,
+    /// curl `-6`, wget `--inet6-only`.
+    Ipv6Only,
     /// curl `-X`: only GET is a plain download.
     Request,
     /// Resume or range: a hit needs `Accept-Ranges: bytes` from the cache.
@@ -205,9 +209,17 @@ fn curl_effect(long: &str) -> Effect {
         | "httpsig-keyid"
         | "haproxy-protocol"
         | "haproxy-clientip" => Pass(R::RequestChanges),
-        "preproxy" | "socks4" | "socks4a" | "socks5" | "socks5-hostname" => {
+        // (`-p` tunnels through the proxy with CONNECT; the probe asks
+        // proxies in absolute form.)
+        "preproxy" | "socks4" | "socks4a" | "socks5" | "socks5-hostname" | "proxytunnel" => {
             Pass(R::ProxyUnprobeable)
         }
+        // Where the connection comes from or how names are resolved: the
+        // probe could not do the same.
+        "interface" | "local-port" | "dns-interface" | "dns-ipv4-addr" | "dns-ipv6-addr"
+        | "dns-servers" | "doh-url" => Pass(R::RequestChanges),
+        "ipv4" => Ipv4Only,
+        "ipv6" => Ipv6Only,
         "help" | "manual" | "version" | "dump-ca-embed" => Pass(R::NotADownload),
         // netrc makes curl send Basic auth to whatever host the file names,
         // and a `default` entry names every host, the cache host included.
@@ -259,6 +271,9 @@ fn wget_effect(long: &str) -> Effect {
         "timestamping" => Timestamping,
         "max-redirect" => MaxRedirects,
         "glob" => WgetGlob,
+        "bind-address" | "bind-dns-address" | "dns-servers" => Pass(R::RequestChanges),
+        "inet4-only" => Ipv4Only,
+        "inet6-only" => Ipv6Only,
         "directory-prefix" => DirectoryPrefix,
         _ => Neutral,
     }
@@ -581,6 +596,13 @@ mod tests {
                     "location-trusted",
                     "max-redirs",
                     "raw",
+                    "proxytunnel",
+                    "interface",
+                    "local-port",
+                    "dns-servers",
+                    "doh-url",
+                    "ipv4",
+                    "ipv6",
                 ],
             ),
             (
@@ -639,6 +661,10 @@ mod tests {
                     "max-redirect",
                     "glob",
                     "directory-prefix",
+                    "bind-address",
+                    "dns-servers",
+                    "inet4-only",
+                    "inet6-only",
                 ],
             ),
         ];

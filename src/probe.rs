@@ -11,7 +11,7 @@
 //! what the tools do, so the probe and the download take the same road.
 
 use crate::planner::{Prepared, ProbeAnswer};
-use crate::route::ProbeRoute;
+use crate::route::{IpFamily, ProbeRoute};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
@@ -69,7 +69,7 @@ pub fn probe_all(prepared: &Prepared, timeout: Duration, bytes: TargetBytes) -> 
     unique.sort_unstable();
     unique.dedup();
     let uris: Vec<Option<Uri>> = unique.iter().map(|u| request_uri(u, bytes)).collect();
-    let answers = head_all(&uris, &prepared.route, deadline);
+    let answers = head_all(&uris, &prepared.route, prepared.ip_family, deadline);
     urls.iter()
         .map(|u| answers[unique.binary_search(u).expect("deduplicated from urls")])
         .collect()
@@ -79,8 +79,13 @@ pub fn probe_all(prepared: &Prepared, timeout: Duration, bytes: TargetBytes) -> 
 /// thread keeps its connection alive for the next HEAD); one URI runs on
 /// this thread. The caller waits no longer than the deadline whatever
 /// happens inside a request.
-fn head_all(uris: &[Option<Uri>], route: &ProbeRoute, deadline: Instant) -> Vec<ProbeAnswer> {
-    let prober = Prober::new(route, &uris.iter().flatten().collect::<Vec<_>>());
+fn head_all(
+    uris: &[Option<Uri>],
+    route: &ProbeRoute,
+    family: IpFamily,
+    deadline: Instant,
+) -> Vec<ProbeAnswer> {
+    let prober = Prober::new(route, family, &uris.iter().flatten().collect::<Vec<_>>());
     let ask = move |uri: &Option<Uri>| match uri {
         None => ProbeAnswer::Unprobeable,
         Some(uri) => match prober.head(uri, deadline) {
@@ -134,7 +139,7 @@ struct Prober {
 }
 
 impl Prober {
-    fn new(route: &ProbeRoute, uris: &[&Uri]) -> Prober {
+    fn new(route: &ProbeRoute, family: IpFamily, uris: &[&Uri]) -> Prober {
         let first = uris.first().copied();
         let longest = uris.iter().map(|u| u.to_string().len()).max().unwrap_or(0);
         let output_buffer = (2 * longest + 1024).next_power_of_two();
@@ -155,7 +160,12 @@ impl Prober {
             .max_response_header_size(8 * 1024)
             // One HEAD needs no pool (and its liveness check on return);
             // several share kept-alive connections.
-            .max_idle_connections(if uris.len() > 1 { MAX_WORKERS } else { 0 });
+            .max_idle_connections(if uris.len() > 1 { MAX_WORKERS } else { 0 })
+            .ip_family(match family {
+                IpFamily::Any => ureq::config::IpFamily::Any,
+                IpFamily::V4Only => ureq::config::IpFamily::Ipv4Only,
+                IpFamily::V6Only => ureq::config::IpFamily::Ipv6Only,
+            });
         let https = first.is_some_and(|u| u.scheme_str() == Some("https"));
         let agent = match route {
             ProbeRoute::Direct if !https => Agent::with_parts(
@@ -211,7 +221,7 @@ pub fn head_status(
 ) -> Result<(u16, bool), String> {
     let deadline = Instant::now() + timeout;
     let uri = request_uri(url, TargetBytes::Escaped).ok_or("not a URL ureq can send")?;
-    Prober::new(route, &[&uri])
+    Prober::new(route, IpFamily::Any, &[&uri])
         .head(&uri, deadline)
         .map_err(|e| match e {
             ureq::Error::Timeout(_) => "timed out".to_string(),
@@ -284,6 +294,14 @@ mod forward_proxy {
                     .ok()
             });
             if let Some(ip) = literal {
+                let wanted = match config.ip_family() {
+                    ureq::config::IpFamily::Any => true,
+                    ureq::config::IpFamily::Ipv4Only => ip.is_ipv4(),
+                    ureq::config::IpFamily::Ipv6Only => ip.is_ipv6(),
+                };
+                if !wanted {
+                    return Err(Error::HostNotFound);
+                }
                 let default_port = if uri.scheme_str() == Some("https") {
                     443
                 } else {

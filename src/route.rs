@@ -25,6 +25,16 @@ impl ProbeRoute {
     }
 }
 
+/// Which addresses the real tool may connect to (`-4`/`-6`): the probe
+/// keeps to the same.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum IpFamily {
+    #[default]
+    Any,
+    V4Only,
+    V6Only,
+}
+
 /// A plain HTTP proxy, as the real tool will use it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpProxy {
@@ -71,7 +81,11 @@ pub fn probe_route(
         Some(v) => Some(String::from_utf8_lossy(v).into_owned()),
         None => env_no_proxy(tool, env),
     };
-    if no_proxy.is_some_and(|list| host_in_no_proxy(&server.host, &list)) {
+    let matches = match tool {
+        Tool::Curl => curl_no_proxy_matches,
+        Tool::Wget => wget_no_proxy_matches,
+    };
+    if no_proxy.is_some_and(|list| matches(&server.host, &list)) {
         return Ok(ProbeRoute::Direct);
     }
     let proxy = match &overrides.proxy {
@@ -107,20 +121,62 @@ fn env_no_proxy(tool: Tool, env: &dyn EnvView) -> Option<String> {
     names.iter().find_map(|n| env.non_empty_str(n))
 }
 
-/// `*` matches all; otherwise each comma- or space-separated entry matches
-/// the host itself or any name below it (a leading `.` or `*.` is optional).
-pub fn host_in_no_proxy(host: &str, list: &str) -> bool {
-    let host = host.trim_matches(['[', ']']).to_ascii_lowercase();
+/// curl's rule (lib/noproxy.c, Curl_check_noproxy, 7.88.1): `*` matches
+/// every host only as the whole list; entries are separated by commas and
+/// blanks; one leading and one trailing dot are ignored; an entry matches
+/// the same name or a name below it, ignoring case; an IPv4 entry may carry
+/// a CIDR mask (none or /0: the exact address); IPv6 is compared as text
+/// (bracketed entries never match in 7.88).
+pub fn curl_no_proxy_matches(host: &str, list: &str) -> bool {
+    if list.trim() == "*" {
+        return true;
+    }
+    let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
+    let host_v4 = host.parse::<std::net::Ipv4Addr>().ok();
     list.split([',', ' ', '\t'])
-        .map(|e| e.trim().to_ascii_lowercase())
         .filter(|e| !e.is_empty())
         .any(|entry| {
-            if entry == "*" {
-                return true;
+            let entry = entry.to_ascii_lowercase();
+            if let Some(ip) = host_v4 {
+                let (addr, bits) = match entry.split_once('/') {
+                    Some((a, b)) => (a, b.parse::<u32>().ok()),
+                    None => (entry.as_str(), None),
+                };
+                let Ok(net) = addr.parse::<std::net::Ipv4Addr>() else {
+                    return false;
+                };
+                return match bits {
+                    Some(b @ 1..=32) => {
+                        let mask = u32::MAX << (32 - b);
+                        u32::from(ip) & mask == u32::from(net) & mask
+                    }
+                    _ => ip == net,
+                };
             }
-            let entry = entry.trim_start_matches('*').trim_start_matches('.');
-            let entry = entry.trim_matches(['[', ']']);
-            host == entry || host.ends_with(&format!(".{entry}"))
+            let entry = entry.strip_prefix('.').unwrap_or(&entry);
+            let entry = entry.strip_suffix('.').unwrap_or(entry);
+            !entry.is_empty()
+                && (host == entry
+                    || host
+                        .strip_suffix(entry)
+                        .is_some_and(|rest| rest.ends_with('.')))
+        })
+}
+
+/// wget's rule (src/host.c, sufmatch(), 1.21.3): entries separated by
+/// commas (blanks after a comma skipped); an entry matches when the host
+/// ends with it, ignoring case, at a `.` boundary, or anywhere below a
+/// leading-dot entry (which then does not match the bare domain). No `*`,
+/// no CIDR.
+pub fn wget_no_proxy_matches(host: &str, list: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    list.split(',')
+        .map(|e| e.trim_start().to_ascii_lowercase())
+        .filter(|e| !e.is_empty())
+        .any(|entry| match host.strip_suffix(entry.as_str()) {
+            Some("") => true,
+            Some(rest) => rest.ends_with('.') || entry.starts_with('.'),
+            None => false,
         })
 }
 
@@ -174,6 +230,39 @@ mod tests {
 
     fn env(pairs: &[(&str, &str)]) -> MapEnv {
         MapEnv::from_pairs(pairs)
+    }
+
+    #[test]
+    fn no_proxy_as_curl_reads_it() {
+        let m = curl_no_proxy_matches;
+        assert!(m("cache.lab", " * "));
+        // `*` inside a list, `*.x`: nothing special.
+        assert!(!m("cache.localhost", "*.localhost"));
+        assert!(!m("cache.lab", "x.com, *"));
+        assert!(m("cache.lab", "x.com, .lab"));
+        assert!(m("lab", ".lab"));
+        assert!(m("cache.lab.", "LAB."));
+        assert!(m("cache.lab", "x.com lab"));
+        assert!(!m("cache.lab", "ache.lab"));
+        assert!(m("10.1.2.3", "10.0.0.0/8"));
+        assert!(!m("10.1.2.3", "10.1.2.0/32"));
+        assert!(m("10.1.2.3", "10.1.2.3"));
+        assert!(!m("10.1.2.3", "2.3"));
+        assert!(m("::1", "::1"));
+        assert!(!m("::1", "[::1]"));
+    }
+
+    #[test]
+    fn no_proxy_as_wget_reads_it() {
+        let m = wget_no_proxy_matches;
+        assert!(!m("cache.lab", "*"));
+        assert!(!m("cache.localhost", "*.localhost"));
+        assert!(m("cache.lab", "x.com, lab"));
+        assert!(m("cache.lab", ".lab"));
+        assert!(!m("lab", ".lab"));
+        assert!(m("10.1.2.3", "2.3"));
+        assert!(!m("cache.lab", "x.com lab"));
+        assert!(!m("cache.lab", "ache.lab"));
     }
 
     fn proxy(host: &str, port: u16, basic_auth: Option<&str>) -> HttpProxy {
@@ -255,8 +344,7 @@ mod tests {
             probe_route(Tool::Wget, &server(), &off, &e),
             Ok(ProbeRoute::Direct)
         );
-        assert!(host_in_no_proxy("cache.lab", "*"));
-        assert!(host_in_no_proxy("::1", "[::1]"));
-        assert!(!host_in_no_proxy("notlab", "lab"));
+        assert!(curl_no_proxy_matches("cache.lab", "*"));
+        assert!(!curl_no_proxy_matches("notlab", "lab"));
     }
 }

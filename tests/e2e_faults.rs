@@ -669,3 +669,56 @@ fn config_files_the_real_curl_reads_are_read_by_the_shim() {
     let log = nginx.access_log();
     assert!(!log.contains("CONFIGSECRET"), "{log}");
 }
+
+/// `no_proxy` as each tool reads it (curl: `*` only as the whole list, no
+/// `*.` patterns; wget: suffixes, no `*` at all): the probe takes the road
+/// the real tool takes, so a proxy that fails the tool fails the probe too.
+#[test]
+fn the_probe_reads_no_proxy_as_the_real_tool_does() {
+    let Some(b) = Bench::new() else { return };
+    let Some(nginx) = Nginx::start() else { return };
+    nginx.put(&b.url, &b.body);
+    let proxy = TestServer::start(|_| Reply::Http {
+        status: 502,
+        headers: vec![],
+        body: b"<html>502 Bad Gateway from the proxy</html>\n".to_vec(),
+    });
+    for (tool, no_proxy) in [("curl", "*.localhost"), ("curl", "x.com, *"), ("wget", "*")] {
+        proxy.clear();
+        let args = if tool == "curl" {
+            vec!["-s", "-o", "f", b.url.as_str()]
+        } else {
+            vec!["-q", "-O", "f", b.url.as_str()]
+        };
+        let real = if tool == "curl" { &b.curl } else { &b.wget };
+        let proxy_env = [
+            ("http_proxy", proxy.url()),
+            ("no_proxy", no_proxy.to_string()),
+        ];
+        let proxy_env: Vec<(&str, &str)> =
+            proxy_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let direct = b.run(real, &args, &proxy_env);
+        assert!(
+            !proxy.requests().is_empty(),
+            "{tool} {no_proxy}: the tool went direct"
+        );
+        proxy.clear();
+        let mut env = proxy_env.clone();
+        let server = nginx.url();
+        env.extend([
+            ("WITHCACHE_SERVER", server.as_str()),
+            ("WITHCACHE_DOWN_TTL", "0"),
+        ]);
+        let shim = b.run(&b.shim(tool), &args, &env);
+        assert_eq!(
+            (direct.0, &direct.1, &direct.2),
+            (shim.0, &shim.1, &shim.2),
+            "{tool} no_proxy={no_proxy}"
+        );
+        assert!(
+            proxy.requests().iter().any(|r| r.method == "HEAD"),
+            "{tool} no_proxy={no_proxy}: the probe did not take the proxy: {:?}",
+            proxy.requests()
+        );
+    }
+}

@@ -147,8 +147,9 @@ pub fn answer(req: &Seen) -> Reply {
         );
     }
     // Artifactory/Nexus-like hosts want credentials.
+    // (adoptium's public Artifactory path is not a private host.)
     let wants_auth = host.contains("artifactory")
-        || host.contains("jfrog")
+        || host.ends_with("jfrog.io")
         || host.contains("nexus")
         || host.contains("private");
     let has_auth = req.header("authorization").is_some()
@@ -159,6 +160,22 @@ pub fn answer(req: &Seen) -> Reply {
             401,
             vec![("WWW-Authenticate", "Basic realm=\"repo\"".into())],
             b"unauthorized\n".to_vec(),
+        );
+    }
+    // Hosts that answer a download URL with a redirect to a storage host.
+    let storage = match host.as_str() {
+        "github.com" if path.contains("/archive/") => Some("codeload.github.com"),
+        "dl.k8s.io" => Some("cdn.dl.k8s.io"),
+        "huggingface.co" if path.contains("/resolve/") => Some("cdn-lfs.huggingface.co"),
+        "api.ngc.nvidia.com" => Some("prod-model-registry-ngc-bucket.s3.us-west-2.amazonaws.com"),
+        "pypi.python.org" if path.starts_with("/packages/") => Some("files.pythonhosted.org"),
+        _ => None,
+    };
+    if let Some(to) = storage {
+        return http(
+            302,
+            vec![("Location", format!("http://{to}{path_query}"))],
+            b"<html>Redirecting</html>\n".to_vec(),
         );
     }
     // go.dev/dl/ redirects to dl.google.com, as the real one does.
