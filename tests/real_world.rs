@@ -174,7 +174,7 @@ fn every_line_gives_the_direct_result_through_the_shim() {
     }
     let server = nginx.url();
     let mut failures = Vec::new();
-    let (mut ran, mut served) = (0, 0);
+    let (mut ran, mut served, mut served_after_check) = (0, 0, 0);
     for l in &lines {
         if l.argv.iter().any(|a| {
             OWN_ROUTE
@@ -198,6 +198,7 @@ fn every_line_gives_the_direct_result_through_the_shim() {
         );
         if cache_gets(&nginx) > before {
             served += 1;
+            served_after_check += usize::from(l.origin_check);
         }
         let label = format!("{} {:?} ({})", l.tool, l.argv, l.source);
         if direct.code != shim.code {
@@ -218,8 +219,10 @@ fn every_line_gives_the_direct_result_through_the_shim() {
         }
     }
     println!(
-        "real-world differential: {ran} of {} lines run, {served} served from the cache host",
-        lines.len()
+        "real-world differential: {ran} of {} lines run, {served} served from the cache host \
+         ({served_after_check} of them curl without -L, after the origin answered 2xx; {} such lines)",
+        lines.len(),
+        lines.iter().filter(|l| l.origin_check).count()
     );
     for line in nginx.access_log().lines() {
         if line.contains("auth=\"-\"") && line.contains("cookie=\"-\"") && !has_secret(line) {
