@@ -189,7 +189,10 @@ impl Origin {
         // The path as written ends where `url` ends it: at `?` or `#`.
         let path = &rest[..rest.find(['?', '#']).unwrap_or(rest.len())];
         let file_name = path.rsplit('/').next().unwrap_or_default();
-        if file_name.is_empty() || !path.starts_with('/') {
+        // `.` and `..` (or `%2e`, `%2E%2e`) are dot segments, not names: the
+        // tools resolve them away.
+        let dots = percent_encoding::percent_decode_str(file_name).all(|b| b == b'.');
+        if file_name.is_empty() || dots || !path.starts_with('/') {
             return Err(NotRewritable::NoFileName);
         }
         let key = match url.fragment() {
@@ -297,6 +300,9 @@ mod tests {
         let cases: &[(&[u8], NotRewritable)] = &[
             (b"https://u:p@ex.com/f.tgz", CredentialsInUrl),
             (b"https://ex.com/dir/", NoFileName),
+            (b"ftp://ex.com/a b/..", NoFileName),
+            (b"https://ex.com/a/.", NoFileName),
+            (b"https://ex.com/a/%2E%2e", NoFileName),
             (
                 b"https://s3/f.tgz?X-Amz-Signature=ab&X-Amz-Date=1",
                 CredentialsInQuery,

@@ -58,6 +58,9 @@ pub struct Credential {
     pub span: Span,
     /// e.g. `--user`, `--header Authorization`; names only, never values.
     pub name: String,
+    /// A switch (`-n`): inside a cluster only its letter goes; an option
+    /// with a value ends its cluster, which is cut before it.
+    pub is_switch: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -449,6 +452,7 @@ fn apply(tool: Tool, occ: &Occurrence, from_config: bool, facts: &mut Facts) {
             facts.credentials.push(Credential {
                 span: occ.span,
                 name,
+                is_switch: matches!(occ.spec.takes, Takes::Bool | Takes::None),
             });
         }
     };
@@ -626,22 +630,30 @@ pub fn finish(args: &[OsString], prepared: &Prepared, answers: &[ProbeAnswer]) -
     for cand in &hit_indexes {
         argv[cand.index] = Some(OsString::from(cand.cache_url.clone()));
     }
-    for cred in &prepared.credentials {
+    // Right to left within a cluster, so earlier letters keep their offsets.
+    let mut creds: Vec<&Credential> = prepared.credentials.iter().collect();
+    creds.sort_by_key(|c| std::cmp::Reverse((c.span.index, c.span.letter_at)));
+    for cred in creds {
         let span = cred.span;
-        match span.letter_at {
-            // Keep the letters before it in the cluster (`-su x` -> `-s`).
-            Some(at) if at > 1 => {
-                if let Some(arg) = argv[span.index].take() {
-                    let mut bytes = arg.into_vec();
-                    bytes.truncate(at);
-                    argv[span.index] = Some(OsString::from_vec(bytes));
-                }
-            }
-            _ => argv[span.index] = None,
-        }
         if let Some(v) = span.value_index {
             argv[v] = None;
         }
+        let Some(at) = span.letter_at else {
+            argv[span.index] = None;
+            continue;
+        };
+        let Some(arg) = argv[span.index].take() else {
+            continue;
+        };
+        let mut bytes = arg.into_vec();
+        if cred.is_switch {
+            // `-snL` -> `-sL`.
+            bytes.remove(at);
+        } else {
+            // Keep the letters before it in the cluster (`-su x` -> `-s`).
+            bytes.truncate(at);
+        }
+        argv[span.index] = (bytes.len() > 1).then(|| OsString::from_vec(bytes));
     }
     Outcome::Rewrite(Rewrite {
         argv: argv.into_iter().flatten().collect(),

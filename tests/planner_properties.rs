@@ -202,9 +202,11 @@ fn random_argv(r: &mut Rng, tool: Tool) -> Vec<OsString> {
 fn cache_url_of(origin: &[u8]) -> Option<String> {
     let s = std::str::from_utf8(origin).ok()?;
     let name = s.split(['?', '#']).next()?.rsplit('/').next()?;
+    // The fragment is never sent, so it is not part of the key.
+    let key = s.split('#').next()?;
     Some(format!(
         "{BASE}/b/{}/{name}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key)
     ))
 }
 
@@ -222,6 +224,10 @@ fn credential_option(tool: Tool, token: &[u8]) -> bool {
         b"--pass",
         b"--tlsuser",
         b"--tlspassword",
+        b"--netrc",
+        b"--netrc-optional",
+        b"--netrc-file",
+        b"-n",
         b"-u",
         b"-H",
         b"-b",
@@ -245,7 +251,7 @@ fn credential_option(tool: Tool, token: &[u8]) -> bool {
     list.contains(&name)
         || (tool == Tool::Curl
             && token.len() > 2
-            && matches!(&token[..2], b"-u" | b"-H" | b"-b" | b"-E"))
+            && matches!(&token[..2], b"-u" | b"-H" | b"-b" | b"-E" | b"-n"))
 }
 
 /// Checks that `out` is `input` with some URL tokens replaced by their cache
@@ -297,6 +303,17 @@ fn aligns(
     {
         ok = aligns(tool, input, out, i + 1, j + 1, failed)
             || (t.len() == o.len() + 1 && aligns(tool, input, out, i + 2, j + 1, failed));
+    }
+    // A switch credential's letter taken out of a cluster (`-snL` -> `-sL`).
+    if !ok
+        && let Some(o) = o
+        && tool == Tool::Curl
+        && t.starts_with(b"-")
+        && !t.starts_with(b"--")
+        && o.len() + 1 == t.len()
+        && (1..t.len()).any(|at| t[at] == b'n' && [&t[..at], &t[at + 1..]].concat() == o)
+    {
+        ok = aligns(tool, input, out, i + 1, j + 1, failed);
     }
     // A credential option removed, alone or with its value.
     if !ok && credential_option(tool, t) {
