@@ -157,6 +157,8 @@ pub struct PlanInput<'a> {
     pub args: &'a [OsString],
     pub env: &'a dyn EnvView,
     pub config: &'a dyn ConfigSource,
+    /// The real wget is BusyBox's: it reads no `no_proxy` at all.
+    pub busybox: bool,
 }
 
 /// A reason to pass through. A boolean switch (`key` = its name) counts only
@@ -318,6 +320,7 @@ fn prepare_inner(input: &PlanInput) -> Result<Prepared, PassThrough> {
         policy::write_out_same_on_hit(format)
             .map_err(|what| PassThrough::new(Reason::WriteOut, what))?;
     }
+    facts.proxy.ignores_no_proxy = input.busybox && tool == Tool::Wget;
     let route = route::probe_route(tool, &server, &facts.proxy, input.env)
         .map_err(|what| PassThrough::new(Reason::ProxyUnprobeable, what))?;
 

@@ -65,6 +65,8 @@ pub struct ProxyOverrides {
     pub no_proxy: Option<Vec<u8>>,
     /// wget `--no-proxy` / `use_proxy = off`.
     pub disabled: bool,
+    /// BusyBox wget reads no `no_proxy` (its `wget.c` has none).
+    pub ignores_no_proxy: bool,
 }
 
 /// Err carries a short description of a proxy the probe cannot use.
@@ -85,7 +87,7 @@ pub fn probe_route(
         Tool::Curl => curl_no_proxy_matches,
         Tool::Wget => wget_no_proxy_matches,
     };
-    if no_proxy.is_some_and(|list| matches(&server.host, &list)) {
+    if !overrides.ignores_no_proxy && no_proxy.is_some_and(|list| matches(&server.host, &list)) {
         return Ok(ProbeRoute::Direct);
     }
     let proxy = match &overrides.proxy {
@@ -230,6 +232,19 @@ mod tests {
 
     fn env(pairs: &[(&str, &str)]) -> MapEnv {
         MapEnv::from_pairs(pairs)
+    }
+
+    #[test]
+    fn busybox_wget_reads_no_no_proxy() {
+        let e = env(&[("http_proxy", "p:3128"), ("no_proxy", "cache.lab")]);
+        let busybox = ProxyOverrides {
+            ignores_no_proxy: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            probe_route(Tool::Wget, &server(), &busybox, &e),
+            Ok(ProbeRoute::HttpProxy(proxy("p", 3128, None)))
+        );
     }
 
     #[test]

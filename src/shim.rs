@@ -156,6 +156,7 @@ fn decide(
         args: &args,
         env,
         config: &RealFiles,
+        busybox: target_bytes == TargetBytes::Raw,
     };
     match planner::prepare(&input) {
         Preparation::PassThrough(p) => {

@@ -33,6 +33,7 @@ pub fn run_case(case: &Case) -> Result<(String, Vec<OsString>, Vec<String>), Str
         args: &case.argv,
         env: &case.env,
         config: &files,
+        busybox: false,
     };
     let mut probe_error = None;
     let outcome = planner::plan(&input, |prepared| {

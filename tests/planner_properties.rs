@@ -348,6 +348,7 @@ fn generated_command_lines_never_panic_and_change_only_urls_and_credentials() {
             args: &argv,
             env: &env,
             config: &NoFiles,
+            busybox: false,
         };
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let mut a = Rng(answers_seed | 1);

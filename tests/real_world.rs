@@ -94,6 +94,7 @@ fn every_line_plans_as_expected() {
             args: &args,
             env: &env,
             config: &NoFiles,
+            busybox: false,
         };
         let (got, origin_check) = match planner::prepare(&input) {
             Preparation::PassThrough(p) => (format!("pass:{}", p.reason.code()), false),

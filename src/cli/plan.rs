@@ -60,17 +60,21 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
     let env = ProcessEnv;
     let chain = Chain::from_env(&env);
     let (_, real) = real_tool::locate_from_env(tool, name, &env, &chain);
+    let busybox = tool == crate::tool::Tool::Wget
+        && real
+            .as_ref()
+            .is_some_and(|r| real_tool::is_busybox(&r.path));
+    let bytes = if busybox {
+        TargetBytes::Raw
+    } else {
+        TargetBytes::Escaped
+    };
     let input = PlanInput {
         tool,
         args: tool_args,
         env: &env,
         config: &RealFiles,
-    };
-    let bytes = match &real {
-        Some(r) if tool == crate::tool::Tool::Wget && real_tool::is_busybox(&r.path) => {
-            TargetBytes::Raw
-        }
-        _ => TargetBytes::Escaped,
+        busybox,
     };
     let server = settings::server_setting(tool, &env);
     let (outcome, candidates, skipped, server_base) = match planner::prepare(&input) {
