@@ -722,3 +722,137 @@ fn the_probe_reads_no_proxy_as_the_real_tool_does() {
         );
     }
 }
+
+/// Credential headers we do not know by name: a header is kept on a rewrite
+/// only if it is known to leave the answer alone, and removed only if it is
+/// a known credential; anything else passes through. None reaches the cache.
+#[test]
+fn credential_headers_we_do_not_know_by_name_never_reach_the_cache_host() {
+    let Some(b) = Bench::new() else { return };
+    let path = cache_path(&b.url);
+    let body = b.body.clone();
+    let cache = TestServer::start(move |req| {
+        if req.target == path {
+            Reply::Http {
+                status: 200,
+                headers: vec![("Accept-Ranges".into(), "bytes".into())],
+                body: body.clone(),
+            }
+        } else {
+            Reply::Http {
+                status: 404,
+                headers: vec![],
+                body: vec![],
+            }
+        }
+    });
+    for header in [
+        "X-JFrog-Art-Api: SECRETa",
+        "X-Password: SECRETb",
+        "Signature: keyId=\"SECRETc\"",
+        "X-Credential: SECRETd",
+        "Cookie2: SECRETe",
+        "X-A: b\r\nAuthorization: Bearer SECRETf",
+        "PRIVATE-TOKEN: SECRETg",
+    ] {
+        let args = ["-sL", "-H", header, "-o", "f", b.url.as_str()];
+        let direct = b.run(&b.curl, &args, &[]);
+        let shim = b.run(
+            &b.shim("curl"),
+            &args,
+            &[
+                ("WITHCACHE_SERVER", &cache.url()),
+                ("WITHCACHE_DOWN_TTL", "0"),
+            ],
+        );
+        assert_eq!(
+            (direct.0, &direct.1, &direct.2),
+            (shim.0, &shim.1, &shim.2),
+            "{header:?}"
+        );
+    }
+    let wget_args = [
+        "-q",
+        "--header=X-JFrog-Art-Api: SECRETh",
+        "-O",
+        "f",
+        b.url.as_str(),
+    ];
+    let shim = b.run(
+        &b.shim("wget"),
+        &wget_args,
+        &[
+            ("WITHCACHE_SERVER", &cache.url()),
+            ("WITHCACHE_DOWN_TTL", "0"),
+        ],
+    );
+    assert_eq!(shim.0, Some(0));
+    for r in cache.requests() {
+        let all = format!("{} {:?}", r.target, r.headers);
+        assert!(!all.contains("SECRET"), "reached the cache host: {all}");
+    }
+}
+
+/// `curl -6` (and `-4`): the probe keeps to the address family the real curl
+/// will use. The origin answers on IPv6 loopback, the cache host only on
+/// IPv4: an IPv6-only curl cannot reach the cache host, so the command must
+/// run as written (before, the probe went over IPv4, said "hit", and curl -6
+/// then failed on the cache URL where the direct download worked).
+#[test]
+fn the_probe_keeps_to_the_address_family_of_the_real_tool() {
+    let Some(b) = Bench::new() else { return };
+    let Some(nginx) = Nginx::start() else { return };
+    let body = b.body.clone();
+    let origin6 = TestServer::start_v6(move |_| Reply::Http {
+        status: 200,
+        headers: vec![],
+        body: body.clone(),
+    });
+    let url6 = format!("{}/pub/a.bin", origin6.url());
+    nginx.put(&url6, &b.body);
+    for (tool, args) in [
+        ("curl", vec!["-6", "-gsL", "-o", "f", url6.as_str()]),
+        ("wget", vec!["-6", "-q", "-O", "f", url6.as_str()]),
+    ] {
+        let real = if tool == "curl" { &b.curl } else { &b.wget };
+        let direct = b.run(real, &args, &[]);
+        assert_eq!(
+            direct.0,
+            Some(0),
+            "{tool}: the IPv6 origin is not reachable"
+        );
+        let shim = b.run(
+            &b.shim(tool),
+            &args,
+            &[
+                ("WITHCACHE_SERVER", &nginx.url()),
+                ("WITHCACHE_DOWN_TTL", "0"),
+            ],
+        );
+        assert!(
+            (direct.0, &direct.1, &direct.2) == (shim.0, &shim.1, &shim.2),
+            "{tool} {args:?}: exit {:?} direct, {:?} through the shim",
+            direct.0,
+            shim.0
+        );
+    }
+    // -4 with the IPv4 cache host: a hit.
+    nginx.put(&b.url, &b.body);
+    let before = nginx.access_log().lines().count();
+    let shim = b.run(
+        &b.shim("curl"),
+        &["-4", "-sL", "-o", "f", b.url.as_str()],
+        &[
+            ("WITHCACHE_SERVER", &nginx.url()),
+            ("WITHCACHE_DOWN_TTL", "0"),
+        ],
+    );
+    assert_eq!(shim.2.as_deref(), Some(b.body.as_slice()));
+    assert!(
+        nginx
+            .access_log()
+            .lines()
+            .skip(before)
+            .any(|l| l.starts_with("GET /b/"))
+    );
+}

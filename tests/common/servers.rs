@@ -73,6 +73,8 @@ type Handler = dyn Fn(&Seen) -> Reply + Send + Sync;
 /// connection on its own thread so a hanging reply does not block others.
 pub struct TestServer {
     pub port: u16,
+    /// `127.0.0.1`, or `::1` for the IPv6 tests.
+    ip: std::net::IpAddr,
     seen: Arc<Mutex<Vec<Seen>>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -80,7 +82,19 @@ pub struct TestServer {
 
 impl TestServer {
     pub fn start(handler: impl Fn(&Seen) -> Reply + Send + Sync + 'static) -> TestServer {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        TestServer::start_on([127, 0, 0, 1].into(), handler)
+    }
+
+    /// On IPv6 loopback (`[::1]`), for what only an IPv6 listener shows.
+    pub fn start_v6(handler: impl Fn(&Seen) -> Reply + Send + Sync + 'static) -> TestServer {
+        TestServer::start_on(std::net::Ipv6Addr::LOCALHOST.into(), handler)
+    }
+
+    fn start_on(
+        ip: std::net::IpAddr,
+        handler: impl Fn(&Seen) -> Reply + Send + Sync + 'static,
+    ) -> TestServer {
+        let listener = TcpListener::bind((ip, 0)).expect("bind loopback:0");
         let port = listener.local_addr().unwrap().port();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
@@ -105,6 +119,7 @@ impl TestServer {
         });
         TestServer {
             port,
+            ip,
             seen,
             stop,
             thread: Some(thread),
@@ -112,7 +127,10 @@ impl TestServer {
     }
 
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        match self.ip {
+            std::net::IpAddr::V6(_) => format!("http://[::1]:{}", self.port),
+            std::net::IpAddr::V4(ip) => format!("http://{ip}:{}", self.port),
+        }
     }
 
     pub fn requests(&self) -> Vec<Seen> {
@@ -127,8 +145,7 @@ impl TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        let _ =
-            TcpStream::connect_timeout(&([127, 0, 0, 1], self.port).into(), Duration::from_secs(1));
+        let _ = TcpStream::connect_timeout(&(self.ip, self.port).into(), Duration::from_secs(1));
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
