@@ -184,18 +184,6 @@ const ARTIFACTS: &[(&str, &str, usize)] = &[
     ("{c}", "/pub/c.bin", 5_000),
 ];
 
-fn bytes_for(seed: usize, len: usize) -> Vec<u8> {
-    let mut x = 0x9e37_79b9_7f4a_7c15u64 ^ seed as u64;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 struct World {
     origin: TestServer,
     urls: HashMap<&'static str, String>,
@@ -227,7 +215,7 @@ impl World {
         let mut files = HashMap::new();
         let mut bodies = HashMap::new();
         for (i, (key, path, len)) in ARTIFACTS.iter().enumerate() {
-            let body = bytes_for(i, *len);
+            let body = common::world::artifact(&format!("artifact-{i}"), *len);
             let decoded = percent_decode(path.split('?').next().unwrap());
             files.insert(decoded, body.clone());
             bodies.insert(*key, body);

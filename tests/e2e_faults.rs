@@ -87,6 +87,23 @@ impl Bench {
 }
 
 /// Cache hosts that are broken in every way we could think of.
+/// (exit code, stdout, file "f", elapsed) of a direct run and a run through
+/// the shim must agree on everything but the time.
+type Run = (Option<i32>, Vec<u8>, Option<Vec<u8>>, Duration);
+
+fn assert_same(label: &str, direct: &Run, shim: &Run) {
+    assert!(
+        (direct.0, &direct.1, &direct.2) == (shim.0, &shim.1, &shim.2),
+        "{label}: exit {:?} direct, {:?} through the shim; stdout {} vs {} bytes; file {:?} vs {:?} bytes",
+        direct.0,
+        shim.0,
+        direct.1.len(),
+        shim.1.len(),
+        direct.2.as_ref().map(Vec::len),
+        shim.2.as_ref().map(Vec::len)
+    );
+}
+
 fn faulty_host(kind: &str, origin_url: &str) -> Option<TestServer> {
     let origin_url = origin_url.to_string();
     Some(match kind {
@@ -293,11 +310,7 @@ fn credentials_never_reach_the_cache_host() {
                 ("WITHCACHE_DOWN_TTL", "0"),
             ],
         );
-        assert_eq!(
-            (direct.0, &direct.1, &direct.2),
-            (shim.0, &shim.1, &shim.2),
-            "{tool} {args:?}"
-        );
+        assert_same(&format!("{tool} {args:?}"), &direct, &shim);
     }
     let log = nginx.access_log();
     // Four all-hit cases (HEAD and GET each) and the mixed one's two HEADs;
@@ -606,11 +619,7 @@ fn netrc_credentials_never_reach_the_cache_host() {
                 ("WITHCACHE_DOWN_TTL", "0"),
             ],
         );
-        assert_eq!(
-            (direct.0, &direct.1, &direct.2),
-            (shim.0, &shim.1, &shim.2),
-            "{tool} {args:?}"
-        );
+        assert_same(&format!("{tool} {args:?}"), &direct, &shim);
         let log = nginx.access_log();
         let lines: Vec<&str> = log.lines().skip(before).collect();
         assert!(
@@ -665,7 +674,7 @@ fn config_files_the_real_curl_reads_are_read_by_the_shim() {
             ("WITHCACHE_DOWN_TTL", "0"),
         ],
     );
-    assert_eq!((direct.0, &direct.1, &direct.2), (shim.0, &shim.1, &shim.2));
+    assert_same("curl with ~/.config/curlrc", &direct, &shim);
     let log = nginx.access_log();
     assert!(!log.contains("CONFIGSECRET"), "{log}");
 }
@@ -710,11 +719,7 @@ fn the_probe_reads_no_proxy_as_the_real_tool_does() {
             ("WITHCACHE_DOWN_TTL", "0"),
         ]);
         let shim = b.run(&b.shim(tool), &args, &env);
-        assert_eq!(
-            (direct.0, &direct.1, &direct.2),
-            (shim.0, &shim.1, &shim.2),
-            "{tool} no_proxy={no_proxy}"
-        );
+        assert_same(&format!("{tool} no_proxy={no_proxy}"), &direct, &shim);
         assert!(
             proxy.requests().iter().any(|r| r.method == "HEAD"),
             "{tool} no_proxy={no_proxy}: the probe did not take the proxy: {:?}",
@@ -765,11 +770,7 @@ fn credential_headers_we_do_not_know_by_name_never_reach_the_cache_host() {
                 ("WITHCACHE_DOWN_TTL", "0"),
             ],
         );
-        assert_eq!(
-            (direct.0, &direct.1, &direct.2),
-            (shim.0, &shim.1, &shim.2),
-            "{header:?}"
-        );
+        assert_same(&format!("{header:?}"), &direct, &shim);
     }
     let wget_args = [
         "-q",
@@ -829,12 +830,7 @@ fn the_probe_keeps_to_the_address_family_of_the_real_tool() {
                 ("WITHCACHE_DOWN_TTL", "0"),
             ],
         );
-        assert!(
-            (direct.0, &direct.1, &direct.2) == (shim.0, &shim.1, &shim.2),
-            "{tool} {args:?}: exit {:?} direct, {:?} through the shim",
-            direct.0,
-            shim.0
-        );
+        assert_same(&format!("{tool} {args:?}"), &direct, &shim);
     }
     // -4 with the IPv4 cache host: a hit.
     nginx.put(&b.url, &b.body);
