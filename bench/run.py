@@ -252,6 +252,26 @@ http {{
             ["direct-cache", "shim-hit"],
         )
         rows.append(("hit (64 KiB): shim vs curl on the cache URL", paired(r, "direct-cache", "shim-hit"), "x", 1.05))
+        # The floor of any hit: a minimal static program that sends one HEAD
+        # to the cache host and execs curl on the cache URL.
+        hit_floor = work / "hit-floor"
+        floor_env = dict(
+            os.environ,
+            FLOOR_TARGET=curl,
+            FLOOR_CACHE_ADDR=f"127.0.0.1:{cache_port}",
+            FLOOR_CACHE_PATH=cache_url.split(f":{cache_port}", 1)[1],
+        )
+        subprocess.run(
+            [need("rustc"), "--edition", "2021", "--target", "x86_64-unknown-linux-musl", "-C", "opt-level=s",
+             "-C", "panic=abort", "-C", "strip=symbols", "-o", str(hit_floor), str(ROOT / "bench/hit_floor.rs")],
+            check=True, env=floor_env,
+        )
+        r = hyperfine(
+            [f"{curl} -fsSL -o /dev/null {cache_url}", f"{hit_floor} -fsSL -o /dev/null {cache_url}"],
+            dict(base_env, WITHCACHE_SERVER=cache),
+            ["direct-cache", "floor-hit"],
+        )
+        rows.append(("hit floor: one bare HEAD, then exec curl on the cache URL", paired(r, "direct-cache", "floor-hit"), "x", None))
         r = hyperfine(
             [f"{curl} -fsS -o /dev/null {cache_url}", f"{shim_curl} {fetch}"],
             dict(base_env, WITHCACHE_SERVER=cache),

@@ -40,11 +40,17 @@ impl ConfigSource for RealFiles {
         std::fs::symlink_metadata(path).is_ok()
     }
 
+    /// From `/etc/passwd` (the files database, as in the minimal images
+    /// the shim is for): `name:pw:uid:gid:gecos:home:shell`. The C
+    /// library's getpwuid would bring its nscd client into the binary.
     fn password_home(&self) -> Option<PathBuf> {
-        nix::unistd::User::from_uid(nix::unistd::getuid())
-            .ok()
-            .flatten()
-            .map(|u| u.dir)
+        let uid = nix::unistd::getuid().as_raw().to_string();
+        let passwd = std::fs::read("/etc/passwd").ok()?;
+        passwd.split(|&b| b == b'\n').find_map(|line| {
+            let fields: Vec<&[u8]> = line.split(|&b| b == b':').collect();
+            (fields.len() >= 7 && fields[2] == uid.as_bytes())
+                .then(|| PathBuf::from(std::ffi::OsStr::from_bytes(fields[5])))
+        })
     }
 }
 

@@ -168,22 +168,13 @@ impl Prober {
             });
         let https = first.is_some_and(|u| u.scheme_str() == Some("https"));
         let agent = match route {
-            ProbeRoute::Direct if !https => Agent::with_parts(
+            _ if https => https_agent(builder, route),
+            ProbeRoute::Direct => Agent::with_parts(
                 builder.build(),
                 ureq::unversioned::transport::TcpConnector::default(),
                 forward_proxy::LiteralFirst { via: None },
             ),
-            ProbeRoute::HttpProxy(p) if !https => forward_proxy::agent(builder.build(), p),
-            // https cache hosts (the tls feature): TLS through CONNECT, as curl does.
-            ProbeRoute::Direct => builder.build().into(),
-            ProbeRoute::HttpProxy(p) => {
-                let proxy = ureq::Proxy::builder(ureq::ProxyProtocol::Http)
-                    .host(&p.host)
-                    .port(p.port)
-                    .build()
-                    .ok();
-                builder.proxy(proxy).build().into()
-            }
+            ProbeRoute::HttpProxy(p) => forward_proxy::agent(builder.build(), p),
         };
         let proxy_auth = match route {
             ProbeRoute::HttpProxy(p) if !https => p.basic_auth.clone(),
@@ -235,6 +226,42 @@ pub fn answer_for_status(status: u16, accepts_ranges: bool) -> ProbeAnswer {
         400..=499 => ProbeAnswer::Miss,
         _ => ProbeAnswer::Unreachable,
     }
+}
+
+/// https cache hosts (the `tls` feature): TLS through CONNECT, as curl does.
+#[cfg(feature = "tls")]
+fn https_agent(
+    builder: ureq::config::ConfigBuilder<ureq::typestate::AgentScope>,
+    route: &ProbeRoute,
+) -> Agent {
+    match route {
+        ProbeRoute::Direct => builder.build().into(),
+        ProbeRoute::HttpProxy(p) => {
+            let proxy = ureq::Proxy::builder(ureq::ProxyProtocol::Http)
+                .host(&p.host)
+                .port(p.port)
+                .build()
+                .ok();
+            builder.proxy(proxy).build().into()
+        }
+    }
+}
+
+/// Without the `tls` feature an https cache host passes the command
+/// through before any probe (`server-needs-tls`); `doctor` may still ask,
+/// and gets a plain TCP agent that cannot speak TLS (an error, not a hit).
+/// ureq's default connector chain (CONNECT proxies, TLS) stays out of the
+/// binary.
+#[cfg(not(feature = "tls"))]
+fn https_agent(
+    builder: ureq::config::ConfigBuilder<ureq::typestate::AgentScope>,
+    _route: &ProbeRoute,
+) -> Agent {
+    Agent::with_parts(
+        builder.build(),
+        ureq::unversioned::transport::TcpConnector::default(),
+        forward_proxy::LiteralFirst { via: None },
+    )
 }
 
 /// Absolute-form requests through a plain HTTP proxy, as curl and wget send
