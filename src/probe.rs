@@ -161,6 +161,9 @@ impl Prober {
             // One HEAD needs no pool (and its liveness check on return);
             // several share kept-alive connections.
             .max_idle_connections(if uris.len() > 1 { MAX_WORKERS } else { 0 })
+            // (ureq keeps 3 per host by default: the fourth worker would
+            // reconnect for every HEAD.)
+            .max_idle_connections_per_host(MAX_WORKERS)
             .ip_family(match family {
                 IpFamily::Any => ureq::config::IpFamily::Any,
                 IpFamily::V4Only => ureq::config::IpFamily::Ipv4Only,

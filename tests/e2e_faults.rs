@@ -852,3 +852,36 @@ fn the_probe_keeps_to_the_address_family_of_the_real_tool() {
             .any(|l| l.starts_with("GET /b/"))
     );
 }
+
+/// wget reads `$SYSTEM_WGETRC` (when it exists) instead of /etc/wgetrc; a
+/// header there goes to every host wget asks.
+#[test]
+fn the_system_wgetrc_wget_reads_is_read_by_the_shim() {
+    let Some(b) = Bench::new() else { return };
+    let Some(nginx) = Nginx::start() else { return };
+    nginx.put(&b.url, &b.body);
+    let rc = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(rc.path(), "header = Authorization: Bearer WGETRCSECRET\n").unwrap();
+    let rc = rc.path().display().to_string();
+    let args = ["-q", "-O", "f", b.url.as_str()];
+    b.origin.clear();
+    let direct = b.run(&b.wget, &args, &[("SYSTEM_WGETRC", rc.as_str())]);
+    assert!(
+        b.origin
+            .requests()
+            .iter()
+            .any(|r| r.header("authorization") == Some("Bearer WGETRCSECRET")),
+        "the real wget did not read $SYSTEM_WGETRC"
+    );
+    let shim = b.run(
+        &b.shim("wget"),
+        &args,
+        &[
+            ("SYSTEM_WGETRC", rc.as_str()),
+            ("WITHCACHE_SERVER", &nginx.url()),
+            ("WITHCACHE_DOWN_TTL", "0"),
+        ],
+    );
+    assert_same("wget with $SYSTEM_WGETRC", &direct, &shim);
+    assert!(!nginx.access_log().contains("WGETRCSECRET"));
+}

@@ -695,3 +695,22 @@ fn a_rewrite_over_the_exec_limits_runs_the_command_as_written() {
     let saw = fake_saw(&out);
     assert_eq!(saw.args, argv);
 }
+
+#[test]
+fn the_fragment_never_reaches_the_cache_host() {
+    let Some(l) = Layout::new() else { return };
+    // The cache holds the URL as curl sends it: without the fragment.
+    let origin = "https://dl.example.com/f.tgz";
+    let host = hit_host(&[origin]);
+    let written = "https://dl.example.com/f.tgz#sha256=SECRETFRAGMENT";
+    let out = l.run(
+        "curl",
+        &args(&["-sLO", written]),
+        &[("WITHCACHE_SERVER", &host.url())],
+    );
+    let cache_url = format!("{}{}", host.url(), cache_path(origin));
+    assert_eq!(fake_saw(&out).args, args(&["-sLO", &cache_url]));
+    for r in host.requests() {
+        assert!(!r.target.contains("SECRET"), "{}", r.target);
+    }
+}
