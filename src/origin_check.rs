@@ -15,11 +15,15 @@ use std::time::{Duration, Instant};
 
 /// Replaces each hit that the origin does not answer with 2xx by
 /// `OriginNot2xx`. The checks run at once, all within `timeout`.
+/// `chain` is what the shim hands the programs it runs (the loop guard's
+/// variables): a `REAL_CURL` wrapper that calls `curl` by name must reach the
+/// real curl from the check too, never the shim again and again.
 pub fn apply(
     real_curl: &Path,
     prepared: &Prepared,
     answers: &mut [ProbeAnswer],
     timeout: Duration,
+    chain: &[(&str, String)],
 ) {
     if !prepared.origin_check {
         return;
@@ -45,6 +49,7 @@ pub fn apply(
             .arg(seconds(timeout))
             .arg("--")
             .arg(&cand.origin.url)
+            .envs(chain.iter().map(|(k, v)| (*k, v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null());

@@ -43,6 +43,7 @@ pub fn run(tool: Tool, argv0: &OsStr, args: Vec<OsString>) -> i32 {
         return 127;
     };
     let debug = settings::debug_enabled(&env);
+    let passed_on = chain.passed_on(me.id, real.override_id);
     let (final_args, said) = if settings::server_setting(tool, &env).is_none() {
         // Pure pass-through: no parsing, no network, no files.
         (args, "pass-through (no-server)".to_string())
@@ -54,11 +55,12 @@ pub fn run(tool: Tool, argv0: &OsStr, args: Vec<OsString>) -> i32 {
             TargetBytes::Escaped
         };
         let written = args.clone();
-        let (rewritten, said) = decide_or_fall_back(tool, args, &env, target_bytes, &real.path);
+        let (rewritten, said) =
+            decide_or_fall_back(tool, args, &env, target_bytes, &real.path, &passed_on);
         let fits = rewritten == written
             || fits_exec_limits(
                 &rewritten,
-                &chain.passed_on(me.id, real.override_id),
+                &passed_on,
                 inherited_environment_sizes(),
                 arg_max(),
             );
@@ -91,12 +93,7 @@ pub fn run(tool: Tool, argv0: &OsStr, args: Vec<OsString>) -> i32 {
             settings::millis(started.elapsed())
         );
     }
-    let err = exec_real_tool(
-        &real.path,
-        tool,
-        &final_args,
-        &chain.passed_on(me.id, real.override_id),
-    );
+    let err = exec_real_tool(&real.path, tool, &final_args, &passed_on);
     eprintln!(
         "{name}: cacheshim: cannot run {}: {err}",
         real.path.display()
@@ -112,6 +109,7 @@ fn decide_or_fall_back(
     env: &dyn EnvView,
     target_bytes: TargetBytes,
     real: &Path,
+    chain_vars: &[(&str, String)],
 ) -> (Vec<OsString>, String) {
     let name = tool.name();
     std::panic::set_hook(Box::new(move |info| {
@@ -132,7 +130,7 @@ fn decide_or_fall_back(
     }));
     let kept = args.clone();
     let decided = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        decide(tool, args, env, target_bytes, real)
+        decide(tool, args, env, target_bytes, real, chain_vars)
     }));
     let _ = std::panic::take_hook();
     decided.unwrap_or_else(|_| (kept, "pass-through (internal error)".into()))
@@ -145,6 +143,7 @@ fn decide(
     env: &dyn EnvView,
     target_bytes: TargetBytes,
     real: &Path,
+    chain_vars: &[(&str, String)],
 ) -> (Vec<OsString>, String) {
     // Debug builds only: lets the tests prove the fallback above.
     #[cfg(debug_assertions)]
@@ -187,7 +186,7 @@ fn decide(
             {
                 m.mark_down(&route);
             }
-            origin_check::apply(real, &prepared, &mut answers, timeout);
+            origin_check::apply(real, &prepared, &mut answers, timeout, chain_vars);
             let outcome = planner::finish(&args, &prepared, &answers);
             let said = describe(&outcome, &prepared, &answers);
             match outcome {

@@ -714,3 +714,28 @@ fn the_fragment_never_reaches_the_cache_host() {
         assert!(!r.target.contains("SECRET"), "{}", r.target);
     }
 }
+
+#[test]
+fn the_origin_check_through_a_wrapper_override_does_not_loop() {
+    let Some(l) = Layout::new() else { return };
+    let wrapper = l.path("wrap-curl");
+    std::fs::write(&wrapper, "#!/bin/sh\nexec curl \"$@\"\n").unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let origin = "https://dl.example.com/f.tgz";
+    let host = hit_host(&[origin]);
+    let mut cmd = clean_command(l.path("shims").join("curl"));
+    // No -L: the origin is asked first, with REAL_CURL, which calls curl.
+    cmd.args(["-sO", origin])
+        .env(
+            "PATH",
+            format!(
+                "{}:/bin:/usr/bin",
+                l.path_var(&["shims", "real"]).to_string_lossy()
+            ),
+        )
+        .env("REAL_CURL", &wrapper)
+        .env("WITHCACHE_SERVER", host.url());
+    let out = run_bounded(&mut cmd, LIMIT);
+    let cache_url = format!("{}{}", host.url(), cache_path(origin));
+    assert_eq!(fake_saw(&out).args, args(&["-sO", &cache_url]));
+}

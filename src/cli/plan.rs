@@ -86,7 +86,14 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
                     let timeout = settings::probe_timeout(&env);
                     let mut answers = probe::probe_all(&prepared, timeout, bytes);
                     if let Some(r) = &real {
-                        crate::origin_check::apply(&r.path, &prepared, &mut answers, timeout);
+                        let chain_vars = chain.passed_on(None, r.override_id);
+                        crate::origin_check::apply(
+                            &r.path,
+                            &prepared,
+                            &mut answers,
+                            timeout,
+                            &chain_vars,
+                        );
                     }
                     answers
                 }
