@@ -739,3 +739,77 @@ fn the_origin_check_through_a_wrapper_override_does_not_loop() {
     let cache_url = format!("{}{}", host.url(), cache_path(origin));
     assert_eq!(fake_saw(&out).args, args(&["-sO", &cache_url]));
 }
+
+#[test]
+fn the_origin_check_carries_the_route_options_and_nothing_secret() {
+    let Some(l) = Layout::new() else { return };
+    let origin = "https://dl.example.com/f.tgz";
+    let host = hit_host(&[origin]);
+    let log = l.path("check.log");
+    let log_env = log.display().to_string();
+    let cmd = [
+        "-sk",
+        "-u",
+        "alice:SECRET1",
+        "-A",
+        "agent/1",
+        "-H",
+        "Authorization: Bearer SECRET2",
+        "--noproxy",
+        "*",
+        "-O",
+        origin,
+    ];
+    // The origin answers 2xx: a hit, credentials removed.
+    let out = l.run(
+        "curl",
+        &args(&cmd),
+        &[
+            ("WITHCACHE_SERVER", &host.url()),
+            ("FAKE_CHECK_LOG", &log_env),
+        ],
+    );
+    let cache_url = format!("{}{}", host.url(), cache_path(origin));
+    assert_eq!(
+        fake_saw(&out).args,
+        args(&["-sk", "-A", "agent/1", "--noproxy", "*", "-O", &cache_url])
+    );
+    let check = std::fs::read_to_string(&log).unwrap();
+    for carried in [
+        "--insecure",
+        "--user-agent",
+        "agent/1",
+        "--noproxy",
+        "-I",
+        origin,
+    ] {
+        assert!(
+            check.lines().any(|l| l == carried),
+            "{carried} not in\n{check}"
+        );
+    }
+    assert!(!check.contains("SECRET"), "{check}");
+    // The origin redirects (curl without -L would save the redirect): pass.
+    let out = l.run(
+        "curl",
+        &args(&cmd),
+        &[
+            ("WITHCACHE_SERVER", &host.url()),
+            ("FAKE_ORIGIN_STATUS", "302"),
+        ],
+    );
+    assert_eq!(fake_saw(&out).args, args(&cmd));
+    // With -L nobody asks the origin.
+    std::fs::remove_file(&log).unwrap();
+    let out = l.run(
+        "curl",
+        &args(&["-sL", "-O", origin]),
+        &[
+            ("WITHCACHE_SERVER", &host.url()),
+            ("FAKE_CHECK_LOG", &log_env),
+            ("FAKE_ORIGIN_STATUS", "302"),
+        ],
+    );
+    assert_eq!(fake_saw(&out).args, args(&["-sL", "-O", &cache_url]));
+    assert!(!log.exists());
+}
