@@ -655,28 +655,51 @@ fn config_files_the_real_curl_reads_are_read_by_the_shim() {
     )
     .unwrap();
     let home = home.path().display().to_string();
-    let args = ["-sL", "-o", "f", b.url.as_str()];
+    config_header_reaches_the_origin_only(
+        &b,
+        &nginx,
+        "curl",
+        &["-sL", "-o", "f", b.url.as_str()],
+        ("HOME", &home),
+        "CONFIGSECRET",
+    );
+}
+
+/// The direct run sends the config file's `Authorization: Bearer SECRET`
+/// to the origin (so the tool read the file); through the shim the result
+/// is the same and the cache host never sees it.
+fn config_header_reaches_the_origin_only(
+    b: &Bench,
+    nginx: &Nginx,
+    tool: &str,
+    args: &[&str],
+    config_var: (&str, &str),
+    secret: &str,
+) {
+    let real = if tool == "curl" { &b.curl } else { &b.wget };
     b.origin.clear();
-    let direct = b.run(&b.curl, &args, &[("HOME", home.as_str())]);
+    let direct = b.run(real, args, &[config_var]);
+    let bearer = format!("Bearer {secret}");
     assert!(
         b.origin
             .requests()
             .iter()
-            .any(|r| r.header("authorization") == Some("Bearer CONFIGSECRET")),
-        "the real curl did not read ~/.config/curlrc"
+            .any(|r| r.header("authorization") == Some(bearer.as_str())),
+        "the real {tool} did not read {}",
+        config_var.0
     );
     let shim = b.run(
-        &b.shim("curl"),
-        &args,
+        &b.shim(tool),
+        args,
         &[
-            ("HOME", home.as_str()),
+            config_var,
             ("WITHCACHE_SERVER", &nginx.url()),
             ("WITHCACHE_DOWN_TTL", "0"),
         ],
     );
-    assert_same("curl with ~/.config/curlrc", &direct, &shim);
+    assert_same(&format!("{tool} with {}", config_var.0), &direct, &shim);
     let log = nginx.access_log();
-    assert!(!log.contains("CONFIGSECRET"), "{log}");
+    assert!(!log.contains(secret), "{log}");
 }
 
 /// `no_proxy` as each tool reads it (curl: `*` only as the whole list, no
@@ -863,25 +886,12 @@ fn the_system_wgetrc_wget_reads_is_read_by_the_shim() {
     let rc = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(rc.path(), "header = Authorization: Bearer WGETRCSECRET\n").unwrap();
     let rc = rc.path().display().to_string();
-    let args = ["-q", "-O", "f", b.url.as_str()];
-    b.origin.clear();
-    let direct = b.run(&b.wget, &args, &[("SYSTEM_WGETRC", rc.as_str())]);
-    assert!(
-        b.origin
-            .requests()
-            .iter()
-            .any(|r| r.header("authorization") == Some("Bearer WGETRCSECRET")),
-        "the real wget did not read $SYSTEM_WGETRC"
+    config_header_reaches_the_origin_only(
+        &b,
+        &nginx,
+        "wget",
+        &["-q", "-O", "f", b.url.as_str()],
+        ("SYSTEM_WGETRC", &rc),
+        "WGETRCSECRET",
     );
-    let shim = b.run(
-        &b.shim("wget"),
-        &args,
-        &[
-            ("SYSTEM_WGETRC", rc.as_str()),
-            ("WITHCACHE_SERVER", &nginx.url()),
-            ("WITHCACHE_DOWN_TTL", "0"),
-        ],
-    );
-    assert_same("wget with $SYSTEM_WGETRC", &direct, &shim);
-    assert!(!nginx.access_log().contains("WGETRCSECRET"));
 }
