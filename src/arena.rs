@@ -186,13 +186,37 @@ mod tests {
         let a = arena();
         let mut seen = 0;
         for align in (0..=12).map(|s| 1usize << s) {
-            for size in [1, 2, 3, 7, 8, 15, 16, 17, 24, 31, 32, 33, 48, 64, 100, 255, 256, 1000, 4096, LARGEST_IN_ARENA] {
+            for size in [
+                1,
+                2,
+                3,
+                7,
+                8,
+                15,
+                16,
+                17,
+                24,
+                31,
+                32,
+                33,
+                48,
+                64,
+                100,
+                255,
+                256,
+                1000,
+                4096,
+                LARGEST_IN_ARENA,
+            ] {
                 let layout = Layout::from_size_align(size, align).unwrap();
                 unsafe {
                     let nudge = a.alloc(Layout::from_size_align(1, 1).unwrap());
                     let p = a.alloc(layout);
                     assert!(!p.is_null());
-                    assert!((p as usize).is_multiple_of(align.max(MIN_ALIGN)), "size {size} align {align}: {p:?}");
+                    assert!(
+                        (p as usize).is_multiple_of(align.max(MIN_ALIGN)),
+                        "size {size} align {align}: {p:?}"
+                    );
                     seen += usize::from(a.holds(p));
                     // Writable over its whole size (and not overlapping the next block).
                     p.write_bytes(0xa5, size);
@@ -259,7 +283,10 @@ mod tests {
         for &(p, n, t) in &all {
             // SAFETY: each block is still allocated and was written above.
             let bytes = unsafe { std::slice::from_raw_parts(p as *const u8, n) };
-            assert!(bytes.iter().all(|&b| b == t), "a block was written by another thread");
+            assert!(
+                bytes.iter().all(|&b| b == t),
+                "a block was written by another thread"
+            );
         }
     }
 

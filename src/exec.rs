@@ -116,13 +116,24 @@ pub fn inherited_environment_sizes() -> impl Iterator<Item = usize> {
     inherited_environment().map(|e| e.to_bytes().len())
 }
 
-/// `sysconf(_SC_ARG_MAX)`, or Linux's historical minimum.
+/// What execve accepts for all strings and their pointers together, as
+/// Linux computes it (fs/exec.c): a quarter of the stack limit, at most
+/// three quarters of 8 MiB, at least 32 pages. Not `sysconf(_SC_ARG_MAX)`:
+/// musl answers a constant 128 KiB there, which refused every rewrite in a
+/// job with a large environment.
 pub fn arg_max() -> usize {
-    nix::unistd::sysconf(nix::unistd::SysconfVar::ARG_MAX)
-        .ok()
-        .flatten()
-        .and_then(|v| usize::try_from(v).ok())
-        .unwrap_or(128 * 1024)
+    use nix::sys::resource::{Resource, getrlimit};
+    let stack = getrlimit(Resource::RLIMIT_STACK)
+        .map(|(soft, _)| soft)
+        .unwrap_or(8 << 20);
+    kernel_arg_limit(stack)
+}
+
+/// Linux's limit for a stack rlimit of `stack` bytes (RLIM_INFINITY included).
+pub fn kernel_arg_limit(stack: u64) -> usize {
+    const FLOOR: u64 = 32 * 4096;
+    const CEILING: u64 = (8 << 20) / 4 * 3;
+    usize::try_from((stack / 4).min(CEILING).max(FLOOR)).unwrap_or(usize::MAX)
 }
 
 /// 127 when the file is not there, 126 when it is there but cannot be run.
@@ -136,6 +147,14 @@ pub fn exit_status_for(err: &std::io::Error) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_kernels_argument_limit_follows_the_stack_limit() {
+        assert_eq!(kernel_arg_limit(8 << 20), 2 << 20);
+        assert_eq!(kernel_arg_limit(u64::MAX), 6 << 20);
+        assert_eq!(kernel_arg_limit(64 << 10), 128 << 10);
+        assert_eq!(kernel_arg_limit(1 << 20), 256 << 10);
+    }
 
     #[test]
     fn exec_limits() {

@@ -6,6 +6,8 @@
 //! `planner::finish` →
 //! `real_tool` and `loop_guard` → `exec`.
 
+#[macro_use]
+pub mod output;
 pub mod arena;
 pub mod cache_url;
 pub mod cli;
@@ -18,6 +20,7 @@ pub mod invocation;
 pub mod loop_guard;
 pub mod options;
 pub mod origin_check;
+pub mod panics;
 pub mod planner;
 pub mod policy;
 pub mod probe;

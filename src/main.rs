@@ -27,8 +27,9 @@ pub unsafe extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int 
     let rest: Vec<OsString> = args.collect();
     let executed = cacheshim::real_tool::executed_path();
     let status = match invoked_as(&argv0, executed.as_deref().map(|p| p.as_os_str())) {
+        // The shim catches its own panics (it falls back to the real tool).
         Invocation::Shim(tool) => cacheshim::shim::run(tool, &argv0, rest),
-        Invocation::Own => cacheshim::cli::run(&rest),
+        Invocation::Own => cacheshim::cli::run_catching_panics(&rest),
     };
     // Flushes stdout, which returning from C's main would not.
     std::process::exit(status)

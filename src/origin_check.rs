@@ -10,7 +10,7 @@ use crate::planner::{Prepared, ProbeAnswer};
 use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 /// Replaces each hit that the origin does not answer with 2xx by
@@ -53,11 +53,26 @@ pub fn apply(
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
-        let tx = tx.clone();
         pending += 1;
-        std::thread::spawn(move || {
-            let _ = tx.send((i, status_of(cmd, deadline)));
-        });
+        // Shared so that, when no thread can be had (RLIMIT_NPROC, a
+        // container's pids.max), the check runs here instead: a failed spawn
+        // drops its closure unrun, leaving the command in place.
+        let slot = Arc::new(Mutex::new(Some(cmd)));
+        let run = {
+            let (slot, tx) = (slot.clone(), tx.clone());
+            move || {
+                let cmd = slot.lock().ok().and_then(|mut c| c.take());
+                if let Some(cmd) = cmd {
+                    let _ = tx.send((i, status_of(cmd, deadline)));
+                }
+            }
+        };
+        if std::thread::Builder::new().spawn(run).is_err() {
+            let cmd = slot.lock().ok().and_then(|mut c| c.take());
+            if let Some(cmd) = cmd {
+                let _ = tx.send((i, status_of(cmd, deadline)));
+            }
+        }
     }
     drop(tx);
     let mut ok = vec![false; answers.len()];

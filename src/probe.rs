@@ -112,11 +112,9 @@ fn head_all(
     let next = Arc::new(AtomicUsize::new(0));
     let ask = Arc::new(ask);
     let (tx, rx) = mpsc::channel();
-    for _ in 0..workers_for(uris.len()) {
-        let (uris, next, ask, tx) = (uris.clone(), next.clone(), ask.clone(), tx.clone());
-        // Detached on purpose: a request still stuck at the deadline is not
-        // waited for (the thread ends with exec).
-        std::thread::spawn(move || {
+    let work = {
+        let (uris, next, ask) = (uris.clone(), next.clone(), ask.clone());
+        move |tx: mpsc::Sender<(usize, ProbeAnswer)>| {
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(uri) = uris.get(i) else { break };
@@ -124,7 +122,23 @@ fn head_all(
                     break;
                 }
             }
-        });
+        }
+    };
+    let mut started = 0;
+    for _ in 0..workers_for(uris.len()) {
+        let (work, tx) = (work.clone(), tx.clone());
+        // Detached on purpose: a request still stuck at the deadline is not
+        // waited for (the thread ends with exec).
+        if std::thread::Builder::new().spawn(move || work(tx)).is_err() {
+            // No threads to be had (RLIMIT_NPROC, a container's pids.max).
+            break;
+        }
+        started += 1;
+    }
+    if started == 0 {
+        // Then this thread asks them all, one after another, still within
+        // the one deadline (each request is bounded by it).
+        work(tx.clone());
     }
     drop(tx);
     let mut answers = vec![ProbeAnswer::Unreachable; uris.len()];
@@ -353,7 +367,48 @@ mod forward_proxy {
                 addrs.push(SocketAddr::new(ip, uri.port_u16().unwrap_or(default_port)));
                 return Ok(addrs);
             }
-            DefaultResolver::default().resolve(uri, config, timeout)
+            if timeout.after.is_not_happening() {
+                return DefaultResolver::default().resolve(uri, config, timeout);
+            }
+            bounded_lookup(uri, config, timeout)
+        }
+    }
+
+    /// A name lookup bounded by the timeout on a thread of its own, as
+    /// ureq's resolver does; but where no thread can be had (RLIMIT_NPROC, a
+    /// container's pids.max) ureq's would panic, and this one looks the name
+    /// up here instead, bounded by the C library's resolver timeouts.
+    fn bounded_lookup(
+        uri: &Uri,
+        config: &Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, Error> {
+        use std::net::ToSocketAddrs;
+        let scheme = uri.scheme().ok_or(Error::HostNotFound)?;
+        let authority = uri.authority().ok_or(Error::HostNotFound)?;
+        let addr = DefaultResolver::host_and_port(scheme, authority).ok_or(Error::HostNotFound)?;
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let lookup = {
+            let addr = addr.clone();
+            move || {
+                let _ = tx.send(addr.to_socket_addrs());
+            }
+        };
+        let found = match std::thread::Builder::new().spawn(lookup) {
+            Ok(_) => match rx.recv_timeout(*timeout.after) {
+                Ok(found) => found,
+                Err(_) => return Err(Error::Timeout(timeout.reason)),
+            },
+            Err(_) => addr.to_socket_addrs(),
+        }?;
+        let mut addrs = DefaultResolver::default().empty();
+        for a in config.ip_family().keep_wanted(found).take(16) {
+            addrs.push(a);
+        }
+        if addrs.is_empty() {
+            Err(Error::HostNotFound)
+        } else {
+            Ok(addrs)
         }
     }
 

@@ -25,7 +25,7 @@ pub fn run(tool: Tool, argv0: &OsStr, args: Vec<OsString>) -> i32 {
     let name = tool.name();
     let chain = Chain::from_env(&env);
     if chain.exhausted() {
-        eprintln!(
+        errln!(
             "{name}: cacheshim: passed through {} shims without reaching the real {name} \
              ({} loop guard); set {} to the real {name}",
             chain.hops,
@@ -36,7 +36,7 @@ pub fn run(tool: Tool, argv0: &OsStr, args: Vec<OsString>) -> i32 {
     }
     let (me, real) = real_tool::locate_from_env(tool, argv0, &env, &chain);
     let Some(real) = real else {
-        eprintln!(
+        errln!(
             "{name}: cacheshim: no real {name} found on PATH (set {} to its path)",
             tool.real_override_var()
         );
@@ -54,6 +54,7 @@ pub fn run(tool: Tool, argv0: &OsStr, args: Vec<OsString>) -> i32 {
         } else {
             TargetBytes::Escaped
         };
+        reserve_standard_fds();
         let written = args.clone();
         let (rewritten, said) =
             decide_or_fall_back(tool, args, &env, target_bytes, &real.path, &passed_on);
@@ -87,18 +88,41 @@ pub fn run(tool: Tool, argv0: &OsStr, args: Vec<OsString>) -> i32 {
                 .collect();
             format!(" (skipped shims {})", list.join(", "))
         };
-        eprintln!(
+        errln!(
             "cacheshim: {name}: {said}; exec {}{skipped}; {} ms",
             real.path.display(),
             settings::millis(started.elapsed())
         );
     }
     let err = exec_real_tool(&real.path, tool, &final_args, &passed_on);
-    eprintln!(
+    errln!(
         "{name}: cacheshim: cannot run {}: {err}",
         real.path.display()
     );
     exit_status_for(&err)
+}
+
+/// A closed stdin, stdout or stderr would otherwise be the next socket or
+/// file we open: the debug line would go to the cache host, a probe's bytes
+/// to the user's terminal. /dev/null holds the slot, close-on-exec, so the
+/// real tool still starts with it closed, as it would run directly.
+fn reserve_standard_fds() {
+    use nix::fcntl::{FcntlArg, OFlag, fcntl, open};
+    for fd in 0..=2 {
+        // SAFETY: only asks whether the descriptor is open.
+        let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        if fcntl(borrowed, FcntlArg::F_GETFD).is_err() {
+            // Lands on the lowest free descriptor: this one. Kept open (leaked)
+            // until exec closes it.
+            if let Ok(held) = open(
+                "/dev/null",
+                OFlag::O_RDWR | OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            ) {
+                std::mem::forget(held);
+            }
+        }
+    }
 }
 
 /// Planning and probing must never cost the user the download: a bug that
@@ -112,27 +136,15 @@ fn decide_or_fall_back(
     chain_vars: &[(&str, String)],
 ) -> (Vec<OsString>, String) {
     let name = tool.name();
-    std::panic::set_hook(Box::new(move |info| {
-        let payload = info.payload();
-        let msg = payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_default()
-            .replace('\n', " ");
-        let at = info
-            .location()
-            .map(|l| format!("{}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        eprintln!(
+    crate::panics::report_as_one_line(move |at, msg| {
+        format!(
             "{name}: cacheshim: internal error at {at}: {msg}; running the real {name} as written"
-        );
-    }));
+        )
+    });
     let kept = args.clone();
     let decided = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         decide(tool, args, env, target_bytes, real, chain_vars)
     }));
-    let _ = std::panic::take_hook();
     decided.unwrap_or_else(|_| (kept, "pass-through (internal error)".into()))
 }
 
@@ -145,8 +157,8 @@ fn decide(
     real: &Path,
     chain_vars: &[(&str, String)],
 ) -> (Vec<OsString>, String) {
-    // Debug builds only: lets the tests prove the fallback above.
-    #[cfg(debug_assertions)]
+    // In every build, so the tests prove the fallback above on the shipped
+    // binary (it costs one lookup, only when a server is set).
     if env.var("CACHESHIM_TEST_PANIC").is_some() {
         panic!("CACHESHIM_TEST_PANIC is set");
     }
@@ -163,6 +175,15 @@ fn decide(
             (args, said)
         }
         Preparation::Probe(prepared) => {
+            if !rewrite_can_fit(&args, &prepared, chain_vars) {
+                // Checked before the probe: a command that cannot be
+                // rewritten pays nothing for asking.
+                let said = format!(
+                    "pass-through ({}: the rewritten command would be over the exec limits)",
+                    Reason::ArgListTooLong.code()
+                );
+                return (args, said);
+            }
             let memory = DownMemory::open(env);
             let base = &prepared.server.base;
             // Remembered per route: a dead proxy named by one command says
@@ -194,6 +215,28 @@ fn decide(
                 Outcome::Rewrite(r) => (r.argv, said),
             }
         }
+    }
+}
+
+/// Whether the longest rewrite (every candidate a hit) fits what execve
+/// accepts. Any other rewrite is shorter: fewer cache URLs (each longer than
+/// its origin), and credentials, removed only when all hit, make a partial
+/// rewrite pass through.
+fn rewrite_can_fit(args: &[OsString], prepared: &Prepared, chain_vars: &[(&str, String)]) -> bool {
+    let all_hit = vec![
+        ProbeAnswer::Hit {
+            accepts_ranges: true
+        };
+        prepared.candidates.len()
+    ];
+    match planner::finish(args, prepared, &all_hit) {
+        Outcome::Rewrite(r) => fits_exec_limits(
+            &r.argv,
+            chain_vars,
+            inherited_environment_sizes(),
+            arg_max(),
+        ),
+        Outcome::PassThrough(_) => true,
     }
 }
 

@@ -33,7 +33,7 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
     while let Some(arg) = a.next_arg() {
         match arg {
             Arg::Flag(f) if f == "--help" => {
-                print!("{HELP}");
+                out!("{HELP}");
                 return Ok(0);
             }
             Arg::Flag(f) if is(&f, "--url") => origin = Some(a.value(&f)?),
@@ -53,7 +53,7 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
     let mut problems: Vec<String> = Vec::new();
     let mut cacheable = Vec::new();
 
-    println!(
+    outln!(
         "cacheshim {} ({})",
         env!("CARGO_PKG_VERSION"),
         std::env::current_exe()
@@ -65,14 +65,14 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
         let found = first_on_path(name, &path_var, &fs);
         let shim_dirs = shim_dirs(name, &path_var, &me, &fs);
         let Some(found) = found else {
-            println!("{name}: not on PATH");
+            outln!("{name}: not on PATH");
             continue;
         };
         let found_is_shim = is_shim(&found, &me, &fs);
         if found_is_shim {
-            println!("{name}: PATH finds {} (the shim)", found.display());
+            outln!("{name}: PATH finds {} (the shim)", found.display());
         } else if let Some(dir) = shim_dirs.first() {
-            println!(
+            outln!(
                 "{name}: PATH finds {} (the real {name}, not the shim)",
                 found.display()
             );
@@ -84,7 +84,7 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
             ));
             continue;
         } else {
-            println!(
+            outln!(
                 "{name}: PATH finds {} (not the shim; no shim on PATH)",
                 found.display()
             );
@@ -106,9 +106,9 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
         ) {
             Some(real) => {
                 let version = tool_version(&real.path).unwrap_or_else(|| "version unknown".into());
-                println!("{name}: the shim runs {} ({version})", real.path.display());
+                outln!("{name}: the shim runs {} ({version})", real.path.display());
                 if let Some(o) = real.ignored_override {
-                    println!(
+                    outln!(
                         "{name}: note: {}={} is ignored (not an executable, or a shim)",
                         tool.real_override_var(),
                         o.to_string_lossy()
@@ -125,7 +125,7 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
         }
         match settings::server_setting(tool, &env) {
             None => {
-                println!("{name}: no server set: pure pass-through");
+                outln!("{name}: no server set: pure pass-through");
                 problems.push(format!(
                     "{name}: set WITHCACHE_SERVER (or {})",
                     tool.server_var()
@@ -134,7 +134,7 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
             Some((var, value)) => match CacheServer::parse(&value.to_string_lossy()) {
                 Err(e) => problems.push(format!("{name}: {var}={}: {e}", value.to_string_lossy())),
                 Ok(server) => {
-                    println!(
+                    outln!(
                         "{name}: {var}={} -> {}",
                         value.to_string_lossy(),
                         server.base
@@ -160,7 +160,7 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
             }
         };
         if let ProbeRoute::HttpProxy(p) = &route {
-            println!(
+            outln!(
                 "route: {} through the proxy {} (from the proxy settings; {} uses it too)",
                 server.base,
                 p.shown(),
@@ -175,9 +175,9 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
             // A proxy that cannot reach the host answers 502/503/504 itself.
             let through = matches!(answer, Ok((status, _)) if !(502..=504).contains(&status));
             if through {
-                println!("route: the probe got through the proxy {}", p.shown());
+                outln!("route: the probe got through the proxy {}", p.shown());
             } else {
-                println!(
+                outln!(
                     "route: the probe did not get through the proxy {}",
                     p.shown()
                 );
@@ -192,20 +192,20 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
         }
         match answer {
             Ok((status, _)) if (200..300).contains(&status) => {
-                println!("server: HEAD {health} -> {status} in {ms} ms")
+                outln!("server: HEAD {health} -> {status} in {ms} ms")
             }
-            Ok((405, _)) => println!(
+            Ok((405, _)) => outln!(
                 "server: HEAD {health} -> 405 in {ms} ms (reachable; its /healthz answers GET only)"
             ),
-            Ok((404, _)) => println!(
+            Ok((404, _)) => outln!(
                 "server: HEAD {health} -> 404 in {ms} ms (reachable; no /healthz, as on a static host)"
             ),
             Ok((status, _)) => {
-                println!("server: HEAD {health} -> {status} in {ms} ms");
+                outln!("server: HEAD {health} -> {status} in {ms} ms");
                 problems.push(format!("{}: answers {status}", server.base));
             }
             Err(e) => {
-                println!("server: HEAD {health} -> {e} after {ms} ms");
+                outln!("server: HEAD {health} -> {e} after {ms} ms");
                 problems.push(format!("{}: unreachable ({e})", server.base));
             }
         }
@@ -229,14 +229,14 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
                         Ok((s, _)) => format!("unreachable ({s})"),
                         Err(e) => format!("unreachable ({e})"),
                     };
-                    println!("origin: {} -> {url}: {said} in {ms} ms", origin.url);
+                    outln!("origin: {} -> {url}: {said} in {ms} ms", origin.url);
                 }
             }
         }
         match DownMemory::open(&env) {
             Some(m) => match m.down_for(&route.key(&server.base), SystemTime::now()) {
                 Some(left) => {
-                    println!(
+                    outln!(
                         "dead-cache memory: {} counts as down for {} s more (in {})",
                         server.base,
                         settings::seconds_ceil(left),
@@ -247,14 +247,14 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
                         server.base
                     ));
                 }
-                None => println!(
+                None => outln!(
                     "dead-cache memory: {} not marked down ({})",
                     server.base,
                     m.dir().display()
                 ),
             },
             None => {
-                println!("dead-cache memory: off (WITHCACHE_DOWN_TTL=0 or no private directory)")
+                outln!("dead-cache memory: off (WITHCACHE_DOWN_TTL=0 or no private directory)")
             }
         }
     }
@@ -262,13 +262,13 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
         problems.push("neither curl nor wget is on PATH".into());
     }
     for p in &problems {
-        println!("problem: {p}");
+        outln!("problem: {p}");
     }
     if problems.is_empty() {
-        println!("ok: downloads through this PATH would be cached");
+        outln!("ok: downloads through this PATH would be cached");
         Ok(0)
     } else {
-        println!("not ok: {} problem(s)", problems.len());
+        outln!("not ok: {} problem(s)", problems.len());
         Ok(1)
     }
 }

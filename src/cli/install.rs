@@ -44,7 +44,7 @@ fn parse(args: &[OsString], help: &str, allow_force: bool) -> Result<Option<Opti
     while let Some(arg) = a.next_arg() {
         match arg {
             Arg::Flag(f) if f == "--help" => {
-                print!("{help}");
+                out!("{help}");
                 return Ok(None);
             }
             Arg::Flag(f) if is(&f, "--dir") => dir = Some(PathBuf::from(a.value(&f)?)),
@@ -106,7 +106,7 @@ fn this_binary() -> Option<PathBuf> {
     match std::env::current_exe().and_then(|p| p.canonicalize()) {
         Ok(p) => Some(p),
         Err(e) => {
-            eprintln!("cacheshim: cannot find this binary's path: {e}");
+            errln!("cacheshim: cannot find this binary's path: {e}");
             None
         }
     }
@@ -132,19 +132,19 @@ pub fn install(args: &[OsString]) -> Result<i32, Usage> {
         return Ok(1);
     };
     if let Err(e) = std::fs::create_dir_all(&o.dir) {
-        eprintln!("cacheshim: cannot create {}: {e}", o.dir.display());
+        errln!("cacheshim: cannot create {}: {e}", o.dir.display());
         return Ok(1);
     }
     let mut failed = false;
     for name in &o.names {
         let path = o.dir.join(name);
         if is_our_link(&path, &me) {
-            println!("already installed: {} -> {}", path.display(), me.display());
+            outln!("already installed: {} -> {}", path.display(), me.display());
             continue;
         }
         let exists = std::fs::symlink_metadata(&path).is_ok();
         if exists && !o.force {
-            eprintln!(
+            errln!(
                 "cacheshim: refusing to replace {} (not a symlink to this cacheshim); use --force",
                 path.display()
             );
@@ -152,14 +152,14 @@ pub fn install(args: &[OsString]) -> Result<i32, Usage> {
             continue;
         }
         if exists && let Err(e) = std::fs::remove_file(&path) {
-            eprintln!("cacheshim: cannot replace {}: {e}", path.display());
+            errln!("cacheshim: cannot replace {}: {e}", path.display());
             failed = true;
             continue;
         }
         match std::os::unix::fs::symlink(&me, &path) {
-            Ok(()) => println!("installed: {} -> {}", path.display(), me.display()),
+            Ok(()) => outln!("installed: {} -> {}", path.display(), me.display()),
             Err(e) => {
-                eprintln!("cacheshim: cannot create {}: {e}", path.display());
+                errln!("cacheshim: cannot create {}: {e}", path.display());
                 failed = true;
             }
         }
@@ -174,20 +174,20 @@ fn print_setup(o: &Options) {
         .non_empty_str("WITHCACHE_SERVER")
         .unwrap_or_else(|| "http://CACHE-HOST:8081".into());
     let dir = o.dir.display();
-    println!();
+    outln!();
     if o.system {
-        println!("Machine-wide: {dir} comes before /usr/bin on the default PATH.");
-        println!("Set the cache host for every user in /etc/profile.d/withcache.sh:");
-        println!("  export WITHCACHE_SERVER={server}");
+        outln!("Machine-wide: {dir} comes before /usr/bin on the default PATH.");
+        outln!("Set the cache host for every user in /etc/profile.d/withcache.sh:");
+        outln!("  export WITHCACHE_SERVER={server}");
     } else {
-        println!("This shell only:");
-        println!("  export PATH=\"{dir}:$PATH\"; hash -r");
-        println!("Every shell of this user (add to ~/.bashrc or ~/.profile):");
-        println!("  export PATH=\"{dir}:$PATH\"");
-        println!("  export WITHCACHE_SERVER={server}");
-        println!("One project (its .envrc, then `direnv allow`):");
-        println!("  PATH_add {dir}");
-        println!("  export WITHCACHE_SERVER={server}");
+        outln!("This shell only:");
+        outln!("  export PATH=\"{dir}:$PATH\"; hash -r");
+        outln!("Every shell of this user (add to ~/.bashrc or ~/.profile):");
+        outln!("  export PATH=\"{dir}:$PATH\"");
+        outln!("  export WITHCACHE_SERVER={server}");
+        outln!("One project (its .envrc, then `direnv allow`):");
+        outln!("  PATH_add {dir}");
+        outln!("  export WITHCACHE_SERVER={server}");
     }
 }
 
@@ -203,14 +203,14 @@ pub fn uninstall(args: &[OsString]) -> Result<i32, Usage> {
         let path = o.dir.join(name);
         if is_our_link(&path, &me) {
             match std::fs::remove_file(&path) {
-                Ok(()) => println!("removed: {}", path.display()),
+                Ok(()) => outln!("removed: {}", path.display()),
                 Err(e) => {
-                    eprintln!("cacheshim: cannot remove {}: {e}", path.display());
+                    errln!("cacheshim: cannot remove {}: {e}", path.display());
                     failed = true;
                 }
             }
         } else if std::fs::symlink_metadata(&path).is_ok() {
-            println!(
+            outln!(
                 "left alone: {} (not a symlink to this cacheshim)",
                 path.display()
             );

@@ -32,20 +32,29 @@ pub fn usage<T>(msg: impl Into<String>) -> Result<T, Usage> {
     Err(Usage(msg.into()))
 }
 
+/// `run`, with a bug reported as one line and exit status 70 (EX_SOFTWARE)
+/// instead of a panic message and an abort.
+pub fn run_catching_panics(args: &[OsString]) -> i32 {
+    crate::panics::report_as_one_line(|at, msg| {
+        format!("cacheshim: internal error at {at}: {msg}")
+    });
+    std::panic::catch_unwind(|| run(args)).unwrap_or(70)
+}
+
 /// Returns the exit status.
 pub fn run(args: &[OsString]) -> i32 {
     let Some(first) = args.first() else {
-        eprint!("{HELP}");
+        err!("{HELP}");
         return 2;
     };
     let rest = &args[1..];
     let result = match first.to_str() {
         Some("--version" | "-V" | "version") => {
-            println!("cacheshim {}", env!("CARGO_PKG_VERSION"));
+            outln!("cacheshim {}", env!("CARGO_PKG_VERSION"));
             Ok(0)
         }
         Some("--help" | "-h" | "help") => {
-            print!("{HELP}");
+            out!("{HELP}");
             Ok(0)
         }
         Some("install") => install::install(rest),
@@ -58,12 +67,20 @@ pub fn run(args: &[OsString]) -> i32 {
             first.to_string_lossy()
         )),
     };
-    match result {
+    let code = match result {
         Ok(code) => code,
         Err(Usage(msg)) => {
-            eprintln!("cacheshim: {msg}");
+            errln!("cacheshim: {msg}");
             2
         }
+    };
+    // Output that did not arrive is a failure, whatever the command found.
+    match crate::output::stdout_failure() {
+        Some(e) => {
+            errln!("cacheshim: cannot write to standard output: {e}");
+            if code == 0 { 1 } else { code }
+        }
+        None => code,
     }
 }
 

@@ -29,7 +29,7 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
     while let Some(arg) = a.next_arg() {
         match arg {
             Arg::Flag(f) if f == "--help" => {
-                print!("{HELP}");
+                out!("{HELP}");
                 return Ok(0);
             }
             Arg::Flag(f) if is(&f, "--assume") => {
@@ -144,7 +144,7 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
         "removed": removed,
         "argv": argv,
     });
-    println!(
+    outln!(
         "{}",
         serde_json::to_string_pretty(&plan).expect("a JSON value always serializes")
     );

@@ -27,7 +27,7 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
     while let Some(arg) = a.next_arg() {
         match arg {
             Arg::Flag(f) if f == "--help" => {
-                print!("{HELP}");
+                out!("{HELP}");
                 return Ok(0);
             }
             Arg::Flag(f) if is(&f, "--server") => {
@@ -57,10 +57,10 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
                     None if decoded => percent_decode_str(&path).decode_utf8_lossy().into_owned(),
                     None => path,
                 };
-                println!("{shown}");
+                outln!("{shown}");
             }
             Err(why) => {
-                eprintln!(
+                errln!(
                     "cacheshim: {}: cannot be cached ({})",
                     o.to_string_lossy(),
                     why.code()
