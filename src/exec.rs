@@ -133,7 +133,7 @@ pub fn arg_max() -> usize {
 pub fn kernel_arg_limit(stack: u64) -> usize {
     const FLOOR: u64 = 32 * 4096;
     const CEILING: u64 = (8 << 20) / 4 * 3;
-    usize::try_from((stack / 4).min(CEILING).max(FLOOR)).unwrap_or(usize::MAX)
+    usize::try_from((stack / 4).clamp(FLOOR, CEILING)).unwrap_or(usize::MAX)
 }
 
 /// 127 when the file is not there, 126 when it is there but cannot be run.
