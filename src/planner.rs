@@ -262,7 +262,7 @@ fn prepare_inner(input: &PlanInput) -> Result<Prepared, PassThrough> {
             if let Some(text) = input.config.read(&c.file) {
                 for (name, v) in config_files::wgetrc_proxy_settings(&text) {
                     match name.as_str() {
-                        "noproxy" => from_config.proxy.no_proxy = Some(v),
+                        "noproxy" => from_config.proxy.wgetrc_no_proxy.push(v),
                         n if n == "httpproxy" && server.scheme == ServerScheme::Http => {
                             from_config.proxy.proxy = Some(v)
                         }
@@ -414,6 +414,7 @@ fn merge_config_first(facts: &mut Facts, config: Facts) {
     if facts.proxy.no_proxy.is_none() {
         facts.proxy.no_proxy = config.proxy.no_proxy;
     }
+    facts.proxy.wgetrc_no_proxy = config.proxy.wgetrc_no_proxy;
     if facts.proto.is_none() {
         facts.proto = config.proto;
     }

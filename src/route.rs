@@ -61,8 +61,11 @@ impl HttpProxy {
 pub struct ProxyOverrides {
     /// curl `-x VALUE` / wgetrc `http_proxy`: last one wins; empty disables.
     pub proxy: Option<Vec<u8>>,
-    /// curl `--noproxy LIST` / wgetrc `no_proxy`.
+    /// curl `--noproxy LIST` (replaces the environment's).
     pub no_proxy: Option<Vec<u8>>,
+    /// wgetrc `no_proxy` lines in order: each adds to the environment's
+    /// list, an empty one clears it (wget's cmd_vector).
+    pub wgetrc_no_proxy: Vec<Vec<u8>>,
     /// wget `--no-proxy` / `use_proxy = off`.
     pub disabled: bool,
     /// BusyBox wget reads no `no_proxy` (its `wget.c` has none).
@@ -79,15 +82,28 @@ pub fn probe_route(
     if overrides.disabled {
         return Ok(ProbeRoute::Direct);
     }
-    let no_proxy = match &overrides.no_proxy {
-        Some(v) => Some(String::from_utf8_lossy(v).into_owned()),
-        None => env_no_proxy(tool, env),
+    let bypassed = match tool {
+        _ if overrides.ignores_no_proxy => false,
+        Tool::Curl => match &overrides.no_proxy {
+            Some(v) => curl_no_proxy_matches(&server.host, &String::from_utf8_lossy(v)),
+            None => env_no_proxy(tool, env)
+                .is_some_and(|list| curl_no_proxy_matches(&server.host, &list)),
+        },
+        Tool::Wget => {
+            let mut list = env_no_proxy(tool, env)
+                .map(|v| wget_list(v.as_bytes()))
+                .unwrap_or_default();
+            for v in &overrides.wgetrc_no_proxy {
+                if v.is_empty() {
+                    list.clear();
+                } else {
+                    list.extend(wget_list(v));
+                }
+            }
+            wget_no_proxy_matches(&server.host, &list)
+        }
     };
-    let matches = match tool {
-        Tool::Curl => curl_no_proxy_matches,
-        Tool::Wget => wget_no_proxy_matches,
-    };
-    if !overrides.ignores_no_proxy && no_proxy.is_some_and(|list| matches(&server.host, &list)) {
+    if bypassed {
         return Ok(ProbeRoute::Direct);
     }
     let proxy = match &overrides.proxy {
@@ -123,63 +139,133 @@ fn env_no_proxy(tool: Tool, env: &dyn EnvView) -> Option<String> {
     names.iter().find_map(|n| env.non_empty_str(n))
 }
 
-/// curl's rule (lib/noproxy.c, Curl_check_noproxy, 7.88.1): `*` matches
-/// every host only as the whole list; entries are separated by commas and
-/// blanks; one leading and one trailing dot are ignored; an entry matches
-/// the same name or a name below it, ignoring case; an IPv4 entry may carry
-/// a CIDR mask (none or /0: the exact address); IPv6 is compared as text
-/// (bracketed entries never match in 7.88).
+/// curl's rule (lib/noproxy.c, Curl_check_noproxy, 7.88.1), byte for byte:
+/// `*` matches every host only as the whole value (`" *"` does not);
+/// entries are separated by blanks and commas; an IPv4 host is compared
+/// with each entry as an address, with an optional `/bits` read by `atoi`
+/// (`/8x` is 8, `/-1` and `/33` never match, none or `/0` or `/32` is the
+/// exact address); any other host (IPv6 too: curl holds it without
+/// brackets) by name, ignoring one trailing dot on both and one leading dot
+/// on the entry, as the same name or a name below it, ignoring ASCII case.
 pub fn curl_no_proxy_matches(host: &str, list: &str) -> bool {
-    if list.trim() == "*" {
+    let (name, list) = (host.as_bytes(), list.as_bytes());
+    if name.is_empty() || list.is_empty() {
+        return false;
+    }
+    if list == b"*" {
         return true;
     }
-    let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
-    let host_v4 = host.parse::<std::net::Ipv4Addr>().ok();
-    list.split([',', ' ', '\t'])
-        .filter(|e| !e.is_empty())
-        .any(|entry| {
-            let entry = entry.to_ascii_lowercase();
-            if let Some(ip) = host_v4 {
-                let (addr, bits) = match entry.split_once('/') {
-                    Some((a, b)) => (a, b.parse::<u32>().ok()),
-                    None => (entry.as_str(), None),
-                };
-                let Ok(net) = addr.parse::<std::net::Ipv4Addr>() else {
-                    return false;
-                };
-                return match bits {
-                    Some(b @ 1..=32) => {
-                        let mask = u32::MAX << (32 - b);
-                        u32::from(ip) & mask == u32::from(net) & mask
-                    }
-                    _ => ip == net,
-                };
+    let v4 = host.parse::<std::net::Ipv4Addr>().ok();
+    let name = match v4 {
+        Some(_) => name,
+        None => name.strip_suffix(b".").unwrap_or(name),
+    };
+    list.split(|&b| b == b' ' || b == b'\t' || b == b',')
+        .filter(|t| !t.is_empty())
+        .any(|token| match v4 {
+            Some(ip) => curl_cidr4_match(ip, token),
+            None => {
+                let token = token.strip_suffix(b".").unwrap_or(token);
+                let token = token.strip_prefix(b".").unwrap_or(token);
+                if token.len() == name.len() {
+                    token.eq_ignore_ascii_case(name)
+                } else if token.len() < name.len() {
+                    let at = name.len() - token.len();
+                    name[at - 1] == b'.' && name[at..].eq_ignore_ascii_case(token)
+                } else {
+                    false
+                }
             }
-            let entry = entry.strip_prefix('.').unwrap_or(&entry);
-            let entry = entry.strip_suffix('.').unwrap_or(entry);
-            !entry.is_empty()
-                && (host == entry
-                    || host
-                        .strip_suffix(entry)
-                        .is_some_and(|rest| rest.ends_with('.')))
         })
 }
 
-/// wget's rule (src/host.c, sufmatch(), 1.21.3): entries separated by
-/// commas (blanks after a comma skipped); an entry matches when the host
-/// ends with it, ignoring case, at a `.` boundary, or anywhere below a
-/// leading-dot entry (which then does not match the bare domain). No `*`,
-/// no CIDR.
-pub fn wget_no_proxy_matches(host: &str, list: &str) -> bool {
-    let host = host.to_ascii_lowercase();
-    list.split(',')
-        .map(|e| e.trim_start().to_ascii_lowercase())
-        .filter(|e| !e.is_empty())
-        .any(|entry| match host.strip_suffix(entry.as_str()) {
-            Some("") => true,
-            Some(rest) => rest.ends_with('.') || entry.starts_with('.'),
-            None => false,
-        })
+/// `Curl_cidr4_match(host, entry-before-slash, atoi(after-slash))`.
+fn curl_cidr4_match(ip: std::net::Ipv4Addr, token: &[u8]) -> bool {
+    if token.len() >= 128 {
+        return false;
+    }
+    let (net, bits) = match token.iter().position(|&b| b == b'/') {
+        Some(at) => (&token[..at], c_atoi_unsigned(&token[at + 1..])),
+        None => (token, 0),
+    };
+    if bits > 32 {
+        return false;
+    }
+    let Some(net) = std::str::from_utf8(net)
+        .ok()
+        .and_then(|n| n.parse::<std::net::Ipv4Addr>().ok())
+    else {
+        return false;
+    };
+    if bits != 0 && bits != 32 {
+        let mask = u32::MAX << (32 - bits);
+        return (u32::from(ip) ^ u32::from(net)) & mask == 0;
+    }
+    ip == net
+}
+
+/// C's `atoi` stored in an `unsigned int`: leading white space, a sign,
+/// digits up to the first other byte; a negative number wraps (so never
+/// a valid mask length).
+fn c_atoi_unsigned(s: &[u8]) -> u64 {
+    let s = s.trim_ascii_start();
+    let (negative, digits) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let mut n: u64 = 0;
+    for &d in digits.iter().take_while(|d| d.is_ascii_digit()) {
+        n = n.saturating_mul(10).saturating_add(u64::from(d - b'0'));
+    }
+    match (negative, n) {
+        (true, 0) => 0,
+        (true, _) => u64::MAX,
+        _ => n,
+    }
+}
+
+/// wget's list (src/utils.c, sepstring, 1.21.3): split at each comma; the
+/// blanks after a comma are skipped, nothing else is trimmed (a leading
+/// blank stays part of the first entry); empty entries are kept.
+pub fn wget_list(value: &[u8]) -> Vec<Vec<u8>> {
+    if value.is_empty() {
+        return Vec::new();
+    }
+    let mut entries = Vec::new();
+    let mut rest = value;
+    loop {
+        match rest.iter().position(|&b| b == b',') {
+            Some(at) => {
+                entries.push(rest[..at].to_vec());
+                rest = &rest[at + 1..];
+                let blanks = rest
+                    .iter()
+                    .take_while(|b| b.is_ascii_whitespace() || **b == 0x0b)
+                    .count();
+                rest = &rest[blanks..];
+            }
+            None => {
+                entries.push(rest.to_vec());
+                return entries;
+            }
+        }
+    }
+}
+
+/// wget's rule (src/host.c, sufmatch, 1.21.3): an entry matches when the
+/// host ends with it, ignoring ASCII case, and the host is the entry, or the
+/// byte before is a dot, or the entry starts with a dot. No `*`, no CIDR.
+pub fn wget_no_proxy_matches(host: &str, entries: &[Vec<u8>]) -> bool {
+    let host = host.as_bytes();
+    entries.iter().any(|entry| {
+        if entry.len() > host.len() {
+            return false;
+        }
+        let at = host.len() - entry.len();
+        host[at..].eq_ignore_ascii_case(entry)
+            && (at == 0 || host[at - 1] == b'.' || entry.first() == Some(&b'.'))
+    })
 }
 
 /// A proxy given without a port: curl uses 1080, wget the http default.
@@ -250,7 +336,16 @@ mod tests {
     #[test]
     fn no_proxy_as_curl_reads_it() {
         let m = curl_no_proxy_matches;
-        assert!(m("cache.lab", " * "));
+        // Only the whole value `*` (strcmp): with blanks it is a name that
+        // matches nothing (real curl 7.88 uses the proxy; issue 14 changed
+        // this expectation, tests/no_proxy_differential.rs shows it).
+        assert!(!m("cache.lab", " * "));
+        assert!(m("cache.lab", "*"));
+        assert!(!m("127.0.0.1", "127.0.0.1/33"));
+        assert!(!m("127.0.0.1", "127.0.0.1/-1"));
+        assert!(m("127.0.0.1", "127.0.0.0/8x"));
+        assert!(m("127.0.0.1", "127.0.0.1/32"));
+        assert!(!m("127.0.0.1", "127.0.0.0/0"));
         // `*` inside a list, `*.x`: nothing special.
         assert!(!m("cache.localhost", "*.localhost"));
         assert!(!m("cache.lab", "x.com, *"));
@@ -269,7 +364,15 @@ mod tests {
 
     #[test]
     fn no_proxy_as_wget_reads_it() {
-        let m = wget_no_proxy_matches;
+        let m = |host: &str, v: &str| wget_no_proxy_matches(host, &wget_list(v.as_bytes()));
+        // A leading blank stays part of the first entry; blanks after a comma go.
+        assert!(!m("127.0.0.1", " 127.0.0.1"));
+        assert!(m("127.0.0.1", "x, 127.0.0.1"));
+        assert!(!m("127.0.0.1", "127.0.0.1 "));
+        assert_eq!(
+            wget_list(b"a,, b"),
+            vec![b"a".to_vec(), vec![], b"b".to_vec()]
+        );
         assert!(!m("cache.lab", "*"));
         assert!(!m("cache.localhost", "*.localhost"));
         assert!(m("cache.lab", "x.com, lab"));

@@ -20,24 +20,6 @@ use std::time::Duration;
 const LIMIT: Duration = Duration::from_secs(30);
 const NOBODY: &str = "65534";
 
-/// The static release binary: what users install. `CACHESHIM_TEST_BINARY`
-/// points at another build (to show a test fails on the build before).
-fn release_binary() -> Option<PathBuf> {
-    if let Some(b) = std::env::var_os("CACHESHIM_TEST_BINARY") {
-        return Some(PathBuf::from(b));
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let version = env!("CARGO_PKG_VERSION");
-    let dist = root.join(format!(
-        "dist/cacheshim-{version}-x86_64-unknown-linux-musl"
-    ));
-    if dist.exists() {
-        return Some(dist);
-    }
-    missing_part("the static release binary (run scripts/release)");
-    None
-}
-
 /// An origin and a cache host that holds every file of it, on loopback.
 struct Hosts {
     origin: TestServer,

@@ -19,6 +19,25 @@ pub fn shim_binary() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_cacheshim")))
 }
 
+/// The static release binary (dist/, from scripts/release): what users
+/// install, for the tests whose behaviour depends on the build (panics,
+/// allocation, limits). `CACHESHIM_TEST_BINARY` points at another build.
+pub fn release_binary() -> Option<PathBuf> {
+    if let Some(b) = std::env::var_os("CACHESHIM_TEST_BINARY") {
+        return Some(PathBuf::from(b));
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let version = env!("CARGO_PKG_VERSION");
+    let dist = root.join(format!(
+        "dist/cacheshim-{version}-x86_64-unknown-linux-musl"
+    ));
+    if dist.exists() {
+        return Some(dist);
+    }
+    missing_part("the static release binary (run scripts/release)");
+    None
+}
+
 /// A required part is missing: skipped locally, a failure under CI=true.
 pub fn missing_part(what: &str) {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
