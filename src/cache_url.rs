@@ -245,14 +245,83 @@ fn query_is_secret(query: &str) -> bool {
 }
 
 /// curl expands `{a,b}` and `[1-3]` in URLs unless `-g`: such a URL names
-/// several transfers, none of which is the literal string.
+/// several transfers, none of which is the literal string. As curl's
+/// globbing reads it (src/tool_urlglob.c, glob_parse, 7.88.1): a `[` that
+/// opens an IPv6 literal (`[::1]`, `[fe80::1%25eth0]`) or an empty `[]` is
+/// text; any other bracket or brace is a pattern (or, unmatched, an
+/// error); a backslash before one of them is an escape, so curl fetches
+/// another string than the one written. Each of those is "not literal".
 pub fn is_curl_glob(url: &[u8]) -> bool {
-    url.iter().any(|b| matches!(b, b'[' | b']' | b'{' | b'}'))
+    let mut at = 0;
+    while at < url.len() {
+        match url[at] {
+            b'[' => {
+                if let Some(len) = ipv6_literal_len(&url[at..]) {
+                    at += len;
+                    continue;
+                }
+                if url.get(at + 1) == Some(&b']') {
+                    at += 2;
+                    continue;
+                }
+                return true;
+            }
+            b']' | b'{' | b'}' => return true,
+            b'\\' if matches!(url.get(at + 1), Some(b'[' | b']' | b'{' | b'}')) => return true,
+            _ => {}
+        }
+        at += 1;
+    }
+    false
+}
+
+/// The length of `[address]` at the start of `s` when it is an IPv6
+/// literal as curl's URL parser takes one: an address, optionally with a
+/// zone (`%25eth0` or `%eth0`), shorter than 128 bytes.
+fn ipv6_literal_len(s: &[u8]) -> Option<usize> {
+    let end = s.iter().position(|&b| b == b']')?;
+    if end + 1 >= 128 {
+        return None;
+    }
+    let inside = std::str::from_utf8(&s[1..end]).ok()?;
+    let (address, zone) = match inside.split_once('%') {
+        Some((a, z)) => (a, Some(z.strip_prefix("25").unwrap_or(z))),
+        None => (inside, None),
+    };
+    let zone_ok = zone.is_none_or(|z| {
+        !z.is_empty()
+            && z.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+    });
+    (zone_ok && address.parse::<std::net::Ipv6Addr>().is_ok()).then_some(end + 1)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_literals_are_text_to_curls_globbing() {
+        for literal in [
+            "http://[::1]:8080/f.bin",
+            "http://[2001:db8::7]/pub/f.bin",
+            "http://[fe80::1%25eth0]:81/f",
+            "http://h/a[]b",
+        ] {
+            assert!(!is_curl_glob(literal.as_bytes()), "{literal}");
+        }
+        for glob in [
+            "http://h/f[1-3].bin",
+            "http://h/{a,b}.bin",
+            "http://[::1]/f[1-2]",
+            "http://h/a]b",
+            "http://h/a\\[1\\].bin",
+            "http://[::g]/f",
+            "http://[1-2]/f",
+        ] {
+            assert!(is_curl_glob(glob.as_bytes()), "{glob}");
+        }
+    }
 
     fn base(s: &str) -> String {
         CacheServer::parse(s).unwrap().base

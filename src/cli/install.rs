@@ -4,6 +4,7 @@
 use super::{Arg, Args, Usage, is, usage};
 use crate::env_view::{EnvView, ProcessEnv};
 use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -93,6 +94,15 @@ fn parse(args: &[OsString], help: &str, allow_force: bool) -> Result<Option<Opti
         Some(r) => r.join(dir.strip_prefix("/").unwrap_or(&dir)),
         None => dir,
     };
+    // The printed PATH lines must mean the same from any directory.
+    let dir = std::path::absolute(&dir)
+        .map_err(|e| Usage(format!("cannot make {} absolute: {e}", dir.display())))?;
+    if dir.as_os_str().as_bytes().contains(&b':') {
+        return usage(format!(
+            "{}: a directory with ':' cannot be a PATH entry",
+            dir.display()
+        ));
+    }
     Ok(Some(Options {
         dir,
         system,
@@ -168,26 +178,77 @@ pub fn install(args: &[OsString]) -> Result<i32, Usage> {
     Ok(if failed { 1 } else { 0 })
 }
 
-/// The lines a user adds for the chosen mode.
+/// The lines a user adds for the chosen mode, shell-quoted: pasted, they
+/// set what they say and run nothing else.
 fn print_setup(o: &Options) {
     let server = ProcessEnv
-        .non_empty_str("WITHCACHE_SERVER")
+        .non_empty("WITHCACHE_SERVER")
         .unwrap_or_else(|| "http://CACHE-HOST:8081".into());
-    let dir = o.dir.display();
+    let server = shell_quote(server.as_bytes());
+    let dir = shell_quote(o.dir.as_os_str().as_bytes());
+    // `"DIR:$PATH"` for a plain directory, `'D I R':"$PATH"` otherwise.
+    let path_value = if dir.first() == Some(&b'\'') {
+        [&dir[..], b":\"$PATH\""].concat()
+    } else {
+        [b"\"", &dir[..], b":$PATH\""].concat()
+    };
+    let line = |parts: &[&[u8]]| {
+        let mut text = parts.concat();
+        text.push(b'\n');
+        crate::output::write_stdout(&text);
+    };
     outln!();
     if o.system {
-        outln!("Machine-wide: {dir} comes before /usr/bin on the default PATH.");
+        outln!(
+            "Machine-wide: {} comes before /usr/bin on the default PATH.",
+            o.dir.display()
+        );
         outln!("Set the cache host for every user in /etc/profile.d/withcache.sh:");
-        outln!("  export WITHCACHE_SERVER={server}");
+        line(&[b"  export WITHCACHE_SERVER=", &server]);
     } else {
         outln!("This shell only:");
-        outln!("  export PATH=\"{dir}:$PATH\"; hash -r");
+        line(&[b"  export PATH=", &path_value, b"; hash -r"]);
         outln!("Every shell of this user (add to ~/.bashrc or ~/.profile):");
-        outln!("  export PATH=\"{dir}:$PATH\"");
-        outln!("  export WITHCACHE_SERVER={server}");
+        line(&[b"  export PATH=", &path_value]);
+        line(&[b"  export WITHCACHE_SERVER=", &server]);
         outln!("One project (its .envrc, then `direnv allow`):");
-        outln!("  PATH_add {dir}");
-        outln!("  export WITHCACHE_SERVER={server}");
+        line(&[b"  PATH_add ", &dir]);
+        line(&[b"  export WITHCACHE_SERVER=", &server]);
+    }
+}
+
+/// POSIX shell quoting: as it is when every byte is plainly safe, else in
+/// single quotes (a `'` becomes `'\''`), bytes kept as they are.
+pub fn shell_quote(s: &[u8]) -> Vec<u8> {
+    let plain = |b: &u8| b.is_ascii_alphanumeric() || b"/._-+,:@%=".contains(b);
+    if !s.is_empty() && s.iter().all(plain) {
+        return s.to_vec();
+    }
+    let mut q = vec![b'\''];
+    for &b in s {
+        if b == b'\'' {
+            q.extend_from_slice(b"'\\''");
+        } else {
+            q.push(b);
+        }
+    }
+    q.push(b'\'');
+    q
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_quote;
+
+    #[test]
+    fn quoting_leaves_plain_words_and_quotes_the_rest() {
+        let q = |s: &str| String::from_utf8(shell_quote(s.as_bytes())).unwrap();
+        assert_eq!(q("/home/lab/.withcache/bin"), "/home/lab/.withcache/bin");
+        assert_eq!(q("http://c:8081"), "http://c:8081");
+        assert_eq!(q("/d$(touch PWNED)"), "'/d$(touch PWNED)'");
+        assert_eq!(q("it's"), "'it'\\''s'");
+        assert_eq!(q(""), "''");
+        assert_eq!(q("a b"), "'a b'");
     }
 }
 

@@ -16,8 +16,33 @@ Prints the cache path b/<token>/<name> of each ORIGIN, or the absolute cache
 URL when --server is given or WITHCACHE_SERVER is set. --decoded prints the
 path with %XX escapes decoded: the file or object name a static host (nginx
 root, an S3 bucket) must store, since it decodes the request path.
-Exit 1 if an ORIGIN cannot be cached (no file name, credentials, …).
+Exit 1 if an ORIGIN cannot be cached (no file name, credentials, …); exit 2
+if its cache path would hold control characters or, decoded, '.'/'..'/empty
+segments, NUL or bytes that are not UTF-8 (not a name to store).
 ";
+
+/// The decoded cache path, as a static host stores it, or why it cannot be
+/// one: decoded, a name may climb out of the host's root (`..%2F..%2Fetc`)
+/// or hold bytes no file name should (NUL, control characters, non-UTF-8).
+pub fn safe_decoded_path(path: &str) -> Result<String, String> {
+    let bytes: Vec<u8> = percent_decode_str(path).collect();
+    let text = String::from_utf8(bytes).map_err(|_| "its decoded name is not UTF-8".to_string())?;
+    if text.contains('\0') {
+        return Err("its decoded name holds a NUL byte".into());
+    }
+    if let Some(c) = text.chars().find(|c| c.is_control()) {
+        return Err(format!(
+            "its decoded name holds the control character {c:?}"
+        ));
+    }
+    if text
+        .split('/')
+        .any(|seg| seg == "." || seg == ".." || seg.is_empty())
+    {
+        return Err("its decoded name has a '.', '..' or empty path segment (it would be stored outside b/<token>/)".into());
+    }
+    Ok(text)
+}
 
 pub fn run(args: &[OsString]) -> Result<i32, Usage> {
     let mut server = ProcessEnv.non_empty_str(GENERIC_SERVER_VAR);
@@ -54,9 +79,25 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
                 let path = format!("b/{}", origin.cache_path());
                 let shown = match &server {
                     Some(s) => s.cache_url(&origin),
-                    None if decoded => percent_decode_str(&path).decode_utf8_lossy().into_owned(),
+                    None if decoded => match safe_decoded_path(&path) {
+                        Ok(p) => p,
+                        Err(why) => {
+                            return usage(format!(
+                                "url --decoded: {}: {why}",
+                                o.to_string_lossy().escape_debug()
+                            ));
+                        }
+                    },
                     None => path,
                 };
+                if let Some(c) = shown.chars().find(|c| c.is_control()) {
+                    // Printed, it would split or hide a line of the output.
+                    return usage(format!(
+                        "url: {}: the cache path holds the control character {:?}",
+                        o.to_string_lossy().escape_debug(),
+                        c
+                    ));
+                }
                 outln!("{shown}");
             }
             Err(why) => {
