@@ -236,22 +236,6 @@ pub fn shell_quote(s: &[u8]) -> Vec<u8> {
     q
 }
 
-#[cfg(test)]
-mod tests {
-    use super::shell_quote;
-
-    #[test]
-    fn quoting_leaves_plain_words_and_quotes_the_rest() {
-        let q = |s: &str| String::from_utf8(shell_quote(s.as_bytes())).unwrap();
-        assert_eq!(q("/home/lab/.withcache/bin"), "/home/lab/.withcache/bin");
-        assert_eq!(q("http://c:8081"), "http://c:8081");
-        assert_eq!(q("/d$(touch PWNED)"), "'/d$(touch PWNED)'");
-        assert_eq!(q("it's"), "'it'\\''s'");
-        assert_eq!(q(""), "''");
-        assert_eq!(q("a b"), "'a b'");
-    }
-}
-
 pub fn uninstall(args: &[OsString]) -> Result<i32, Usage> {
     let Some(o) = parse(args, UNINSTALL_HELP, false)? else {
         return Ok(0);
@@ -278,4 +262,20 @@ pub fn uninstall(args: &[OsString]) -> Result<i32, Usage> {
         }
     }
     Ok(if failed { 1 } else { 0 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_quote;
+
+    #[test]
+    fn quoting_leaves_plain_words_and_quotes_the_rest() {
+        let q = |s: &str| String::from_utf8(shell_quote(s.as_bytes())).unwrap();
+        assert_eq!(q("/home/lab/.withcache/bin"), "/home/lab/.withcache/bin");
+        assert_eq!(q("http://c:8081"), "http://c:8081");
+        assert_eq!(q("/d$(touch PWNED)"), "'/d$(touch PWNED)'");
+        assert_eq!(q("it's"), "'it'\\''s'");
+        assert_eq!(q(""), "''");
+        assert_eq!(q("a b"), "'a b'");
+    }
 }
