@@ -293,7 +293,12 @@ fn ipv6_literal_len(s: &[u8]) -> Option<usize> {
             && z.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
     });
-    (zone_ok && address.parse::<std::net::Ipv6Addr>().is_ok()).then_some(end + 1)
+    // `url`'s own IPv6 parser (already in the binary; std's is not).
+    let is_v6 = matches!(
+        url::Host::parse(&format!("[{address}]")),
+        Ok(url::Host::Ipv6(_))
+    );
+    (zone_ok && is_v6).then_some(end + 1)
 }
 
 #[cfg(test)]

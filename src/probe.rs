@@ -367,9 +367,6 @@ mod forward_proxy {
                 addrs.push(SocketAddr::new(ip, uri.port_u16().unwrap_or(default_port)));
                 return Ok(addrs);
             }
-            if timeout.after.is_not_happening() {
-                return DefaultResolver::default().resolve(uri, config, timeout);
-            }
             bounded_lookup(uri, config, timeout)
         }
     }
@@ -394,7 +391,9 @@ mod forward_proxy {
                 let _ = tx.send(addr.to_socket_addrs());
             }
         };
+        let unbounded = timeout.after.is_not_happening();
         let found = match std::thread::Builder::new().spawn(lookup) {
+            Ok(_) if unbounded => rx.recv().map_err(|_| Error::HostNotFound)?,
             Ok(_) => match rx.recv_timeout(*timeout.after) {
                 Ok(found) => found,
                 Err(_) => return Err(Error::Timeout(timeout.reason)),

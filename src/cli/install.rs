@@ -95,8 +95,13 @@ fn parse(args: &[OsString], help: &str, allow_force: bool) -> Result<Option<Opti
         None => dir,
     };
     // The printed PATH lines must mean the same from any directory.
-    let dir = std::path::absolute(&dir)
-        .map_err(|e| Usage(format!("cannot make {} absolute: {e}", dir.display())))?;
+    let dir = if dir.is_absolute() {
+        dir
+    } else {
+        std::env::current_dir()
+            .map_err(|e| Usage(format!("cannot make {} absolute: {e}", dir.display())))?
+            .join(dir)
+    };
     if dir.as_os_str().as_bytes().contains(&b':') {
         return usage(format!(
             "{}: a directory with ':' cannot be a PATH entry",

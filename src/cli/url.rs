@@ -32,7 +32,8 @@ pub fn safe_decoded_path(path: &str) -> Result<String, String> {
     }
     if let Some(c) = text.chars().find(|c| c.is_control()) {
         return Err(format!(
-            "its decoded name holds the control character {c:?}"
+            "its decoded name holds the control character U+{:04X}",
+            u32::from(c)
         ));
     }
     if text
@@ -42,6 +43,19 @@ pub fn safe_decoded_path(path: &str) -> Result<String, String> {
         return Err("its decoded name has a '.', '..' or empty path segment (it would be stored outside b/<token>/)".into());
     }
     Ok(text)
+}
+
+/// An argument for a one-line message: control bytes as `\xNN`.
+fn shown_arg(o: &OsString) -> String {
+    let mut shown = String::new();
+    for c in o.to_string_lossy().chars() {
+        if c.is_control() {
+            shown.push_str(&format!("\\x{:02X}", u32::from(c)));
+        } else {
+            shown.push(c);
+        }
+    }
+    shown
 }
 
 pub fn run(args: &[OsString]) -> Result<i32, Usage> {
@@ -82,10 +96,7 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
                     None if decoded => match safe_decoded_path(&path) {
                         Ok(p) => p,
                         Err(why) => {
-                            return usage(format!(
-                                "url --decoded: {}: {why}",
-                                o.to_string_lossy().escape_debug()
-                            ));
+                            return usage(format!("url --decoded: {}: {why}", shown_arg(o)));
                         }
                     },
                     None => path,
@@ -93,9 +104,9 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
                 if let Some(c) = shown.chars().find(|c| c.is_control()) {
                     // Printed, it would split or hide a line of the output.
                     return usage(format!(
-                        "url: {}: the cache path holds the control character {:?}",
-                        o.to_string_lossy().escape_debug(),
-                        c
+                        "url: {}: the cache path holds the control character U+{:04X}",
+                        shown_arg(o),
+                        u32::from(c)
                     ));
                 }
                 outln!("{shown}");
