@@ -16,6 +16,7 @@ a missing part or a broken setup does.
 
   scripts/bench            full run (used for bench/RESULTS.md)
   scripts/bench --short    few runs (CI: proves it still runs)
+  scripts/bench before=PATH   also a pass-through row for another build (repeatable)
 """
 
 import base64
@@ -33,6 +34,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SHORT = "--short" in sys.argv
+# --compare NAME=PATH (repeatable): another build of the shim beside ours in
+# the pass-through row (e.g. the build before a change), same rounds.
+COMPARE = [a.split("=", 1) for a in sys.argv[1:] if "=" in a and not a.startswith("--")]
 RUNS = 30 if SHORT else 300
 ROUNDS = 1 if SHORT else 10
 WARMUP = 5 if SHORT else 20
@@ -227,10 +231,16 @@ http {{
             check=True, env=rustc_env,
         )
         env = dict(base_env, PATH=str(work / "trivial"), REAL_CURL=str(work / "trivial/curl"))
+        extras = list(COMPARE)
+        extra_cmds = []
+        for i, (_, path) in enumerate(extras):
+            (work / f"extra{i}").mkdir()
+            os.symlink(path, work / f"extra{i}/curl")
+            extra_cmds.append(str(work / f"extra{i}/curl"))
         r = hyperfine(
-            [f"{work / 'trivial/curl'}", str(floor), shim_curl, str(native)],
+            [f"{work / 'trivial/curl'}", str(floor), shim_curl, str(native)] + extra_cmds,
             env,
-            ["trivial", "floor", "shim-trivial", "native-trivial"],
+            ["trivial", "floor", "shim-trivial", "native-trivial"] + [f"extra{i}" for i in range(len(extras))],
         )
         floor_row = paired(r, "trivial", "floor")
         native_row = paired(r, "trivial", "native-trivial")
@@ -238,6 +248,9 @@ http {{
         rows.append(("pass-through floor: minimal static Rust exec", floor_row, "+", None))
         rows.append(("pass-through: withcache native shim", native_row, "+", None))
         rows.append(("pass-through, trivial static tool", ours_row, "+", native_row[2] + 30e-6))
+        for i, (name, path) in enumerate(extras):
+            rows.append((f"pass-through, trivial static tool: {name} ({Path(path).stat().st_size} bytes)",
+                         paired(r, "trivial", f"extra{i}"), "+", None))
         env = dict(base_env)
         fetch = f"-fsS -o /dev/null {url}"
         r = hyperfine([f"{curl} {fetch}", f"{shim_curl} {fetch}"], env, ["curl", "shim-curl"])

@@ -8,7 +8,6 @@
 
 #[macro_use]
 pub mod output;
-pub mod arena;
 pub mod cache_url;
 pub mod cli;
 pub mod cmdline;

@@ -10,10 +10,6 @@ use cacheshim::invocation::{Invocation, invoked_as};
 use std::ffi::{CStr, OsString, c_char, c_int};
 use std::os::unix::ffi::OsStringExt;
 
-#[cfg(not(feature = "system-alloc"))]
-#[global_allocator]
-static ALLOCATOR: cacheshim::arena::Arena = cacheshim::arena::Arena::new();
-
 #[unsafe(no_mangle)]
 /// # Safety
 /// Called by the C runtime with its argc and argv.
