@@ -1,117 +1,386 @@
-//! curl without `-L` saves a redirect as it is, while the cache holds what
-//! the URL finally resolves to. Before such a hit counts, the origin is asked
-//! with the real curl itself (a HEAD, no `-L`, the command's own proxy and
-//! TLS options, a tight timeout, nothing else of the user's): only a 2xx
-//! answer keeps the hit. The real tool knows the origin's TLS and proxy rules
-//! exactly as the download will meet them; a check that cannot be made
-//! counts as "not 2xx", so the command passes through.
+//! Before some hits count, the origin is asked, with the real curl itself:
+//! curl without `-L` saves a redirect as it is while the cache holds what
+//! the URL resolves to (the redirect question), and a hit that removes
+//! credentials must not serve someone else's answer (the identity
+//! question). The real tool knows the origin's TLS, proxy and DNS rules
+//! exactly as the download will meet them.
+//!
+//! One bounded process per command: `curl -q --parallel -K -`, every
+//! question an operation of the config handed in on stdin (no argv limit),
+//! each with the command's route and TLS options (from argv and the config
+//! files the planner read; `-q` keeps curl from reading them itself) and,
+//! for the request as the command sends it, its origin credentials (the
+//! direct command sends them there too; never anything to the cache host).
+//! Output to /dev/null, HEAD, `--globoff`, a per-transfer time limit, and
+//! the process killed at the deadline. An origin that refuses HEAD (405,
+//! 501, 403) is asked again with a GET that stops after the headers
+//! (`--max-filesize 1`), in a second process, and remembered.
+//!
+//! "Could not be asked" (no name, no connection, no answer in time, no TLS
+//! session) is told apart from an answer: the lab is offline and the hit is
+//! served (`planner::origin_verdict`), and the origin is remembered as such
+//! for `WITHCACHE_DOWN_TTL`, per origin and route, so later calls do not
+//! wait. `WITHCACHE_ORIGIN_CHECK=off` asks nobody and counts every origin
+//! as one that cannot be asked.
 
-use crate::planner::{Prepared, ProbeAnswer};
-use std::io::Read;
+use crate::down_memory::DownMemory;
+use crate::env_view::EnvView;
+use crate::planner::{
+    CheckOption, OriginReply, OriginVerdict, Prepared, ProbeAnswer, origin_verdict,
+};
+use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
-use std::time::{Duration, Instant};
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime};
 
-/// Replaces each hit that the origin does not answer with 2xx by
-/// `OriginNot2xx`. The checks run at once, all within `timeout`.
-/// `chain` is what the shim hands the programs it runs (the loop guard's
-/// variables): a `REAL_CURL` wrapper that calls `curl` by name must reach the
-/// real curl from the check too, never the shim again and again.
+pub const CHECK_VAR: &str = "WITHCACHE_ORIGIN_CHECK";
+
+/// How many transfers the check's curl runs at once.
+const PARALLEL: usize = 16;
+
+/// What the check found for one candidate, for the debug line and `plan`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Finding {
+    /// `origin 200`, `origin unreachable (remembered)`, …; empty: not asked.
+    pub said: String,
+}
+
+/// Replaces each hit whose origin answers make it wrong by `OriginNot2xx`
+/// or `OriginIdentity`; returns one finding per candidate. `chain` is what
+/// the shim hands the programs it runs (the loop guard's variables), so a
+/// `REAL_CURL` wrapper that calls `curl` reaches the real curl.
 pub fn apply(
     real_curl: &Path,
     prepared: &Prepared,
     answers: &mut [ProbeAnswer],
     timeout: Duration,
     chain: &[(&str, String)],
-) {
-    if !prepared.origin_check {
-        return;
+    env: &dyn EnvView,
+) -> Vec<Finding> {
+    let mut findings = vec![Finding::default(); answers.len()];
+    let asked: Vec<usize> = (0..answers.len())
+        .filter(|&i| {
+            matches!(answers[i], ProbeAnswer::Hit { .. }) && prepared.candidates[i].questions.any()
+        })
+        .collect();
+    if asked.is_empty() {
+        return findings;
+    }
+    let off = env
+        .non_empty_str(CHECK_VAR)
+        .is_some_and(|v| v.eq_ignore_ascii_case("off") || v == "0");
+    let memory = DownMemory::open(env);
+    let route = route_key(prepared, env);
+    let now = SystemTime::now();
+    let remembered = |key: &str| memory.as_ref().and_then(|m| m.down_for(key, now)).is_some();
+
+    let mut replies: Vec<(Option<OriginReply>, Option<OriginReply>)> =
+        vec![(None, None); answers.len()];
+    let mut head_ops = Vec::new();
+    let mut get_ops = Vec::new();
+    for &i in &asked {
+        let authority = authority(&prepared.candidates[i].origin.url);
+        if off || remembered(&offline_key(&authority, &route)) {
+            let unreachable = OriginReply {
+                exit: 7,
+                ..Default::default()
+            };
+            replies[i] = (Some(unreachable.clone()), Some(unreachable));
+            findings[i].said = if off {
+                format!("origin not asked ({CHECK_VAR}=off)")
+            } else {
+                "origin unreachable (remembered)".into()
+            };
+        } else if remembered(&head_refused_key(&authority)) {
+            get_ops.push(i);
+        } else {
+            head_ops.push(i);
+        }
     }
     let deadline = Instant::now() + timeout;
-    let (tx, rx) = mpsc::channel();
-    let mut pending = 0;
-    for (i, (cand, answer)) in prepared.candidates.iter().zip(answers.iter()).enumerate() {
-        if !matches!(answer, ProbeAnswer::Hit { .. }) {
-            continue;
+    let ask = |ops: &[usize],
+               get: bool,
+               replies: &mut Vec<(Option<OriginReply>, Option<OriginReply>)>| {
+        if ops.is_empty() {
+            return;
         }
-        let mut cmd = Command::new(real_curl);
-        cmd.args(&prepared.origin_check_args)
-            .args([
-                "-s",
-                "-o",
-                "/dev/null",
-                "-I",
-                "-w",
-                "%{http_code}",
-                "--max-time",
-            ])
-            .arg(seconds(timeout))
-            .arg("--")
-            .arg(&cand.origin.url)
-            .envs(chain.iter().map(|(k, v)| (*k, v.as_str())))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        pending += 1;
-        // Shared so that, when no thread can be had (RLIMIT_NPROC, a
-        // container's pids.max), the check runs here instead: a failed spawn
-        // drops its closure unrun, leaving the command in place.
-        let slot = Arc::new(Mutex::new(Some(cmd)));
-        let run = {
-            let (slot, tx) = (slot.clone(), tx.clone());
-            move || {
-                let cmd = slot.lock().ok().and_then(|mut c| c.take());
-                if let Some(cmd) = cmd {
-                    let _ = tx.send((i, status_of(cmd, deadline)));
+        let got = run_check(real_curl, prepared, ops, get, deadline, chain);
+        for &i in ops {
+            replies[i] = (got.get(&(i, true)).cloned(), got.get(&(i, false)).cloned());
+        }
+    };
+    ask(&head_ops, false, &mut replies);
+    // Origins that refuse HEAD: ask those again with a GET that stops after
+    // the headers, and remember them.
+    let refused_head: Vec<usize> = head_ops
+        .iter()
+        .copied()
+        .filter(|&i| {
+            replies[i]
+                .0
+                .as_ref()
+                .is_some_and(|r| matches!(r.status, 403 | 405 | 501))
+        })
+        .collect();
+    for &i in &refused_head {
+        if let Some(m) = &memory {
+            m.mark_down(&head_refused_key(&authority(
+                &prepared.candidates[i].origin.url,
+            )));
+        }
+    }
+    get_ops.extend(&refused_head);
+    ask(&get_ops, true, &mut replies);
+
+    for &i in &asked {
+        let (main, anon) = &replies[i];
+        let cand = &prepared.candidates[i];
+        let verdict = origin_verdict(cand.questions, main.as_ref(), anon.as_ref());
+        if verdict == OriginVerdict::Offline
+            && findings[i].said.is_empty()
+            && let Some(m) = &memory
+        {
+            m.mark_down(&offline_key(&authority(&cand.origin.url), &route));
+        }
+        if findings[i].said.is_empty() {
+            findings[i].said = match main {
+                Some(r) if r.status != 0 => format!("origin {}", r.status),
+                Some(r) if r.could_not_ask() => {
+                    format!("origin unreachable (curl exit {})", r.exit)
                 }
+                Some(r) => format!("origin gave no answer (curl exit {})", r.exit),
+                None => "origin gave no answer in time".into(),
+            };
+            if get_ops.contains(&i) {
+                findings[i].said.push_str(" to a GET");
             }
+        }
+        findings[i].said.push_str(&format!(": {}", verdict.code()));
+        answers[i] = verdict.applied_to(answers[i]);
+    }
+    findings
+}
+
+/// The origin's `scheme://host:port`, as the memory keys it.
+fn authority(url: &str) -> String {
+    url::Url::parse(url)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_else(|_| url.to_string())
+}
+
+fn offline_key(authority: &str, route: &str) -> String {
+    format!("origin-offline {authority} {route}")
+}
+
+fn head_refused_key(authority: &str) -> String {
+    format!("origin-refuses-head {authority}")
+}
+
+/// How the check's curl reaches origins: its route options and the proxy
+/// variables it reads.
+fn route_key(prepared: &Prepared, env: &dyn EnvView) -> String {
+    let mut key = String::new();
+    for (name, value) in &prepared.origin_check_args {
+        key.push_str(name);
+        if let Some(v) = value {
+            key.push('=');
+            key.push_str(&String::from_utf8_lossy(v));
+        }
+        key.push(' ');
+    }
+    for var in [
+        "http_proxy",
+        "https_proxy",
+        "HTTPS_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+        "no_proxy",
+        "NO_PROXY",
+    ] {
+        if let Some(v) = env.non_empty_str(var) {
+            key.push_str(&format!("{var}={v} "));
+        }
+    }
+    key
+}
+
+/// One curl process asking every candidate of `ops` (the request as the
+/// command sends it, and, for the identity question, without its
+/// credentials). Keyed by (candidate, with credentials).
+fn run_check(
+    real_curl: &Path,
+    prepared: &Prepared,
+    ops: &[usize],
+    get: bool,
+    deadline: Instant,
+    chain: &[(&str, String)],
+) -> std::collections::HashMap<(usize, bool), OriginReply> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    // curl's own limit a little inside ours, so a slow origin reports a
+    // timeout (exit 28) before the process is killed.
+    let per_transfer = left.mul_f64(0.9);
+    let mut config = Vec::new();
+    for &i in ops {
+        let cand = &prepared.candidates[i];
+        let mut variants = vec![true];
+        if cand.questions.identity {
+            variants.push(false);
+        }
+        for with_credentials in variants {
+            let mut options: Vec<CheckOption> = prepared.origin_check_args.clone();
+            if with_credentials {
+                options.extend(prepared.identity_args.iter().cloned());
+            }
+            write_operation(
+                &mut config,
+                &cand.origin.url,
+                &options,
+                get,
+                per_transfer,
+                &format!("{i} {}", u8::from(with_credentials)),
+            );
+        }
+    }
+    let mut cmd = Command::new(real_curl);
+    cmd.args(["-q", "-s", "--parallel", "--parallel-max"])
+        .arg(PARALLEL.to_string())
+        .args(["-K", "-"])
+        .envs(chain.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let out = run_with_deadline(cmd, config, deadline);
+    parse_lines(&out)
+}
+
+/// One operation of the check's config (curl's config file syntax).
+fn write_operation(
+    config: &mut Vec<u8>,
+    url: &str,
+    options: &[CheckOption],
+    get: bool,
+    limit: Duration,
+    tag: &str,
+) {
+    if !config.is_empty() {
+        // Between operations only: a trailing `next` is an operation
+        // without a URL, which fails the whole run.
+        config.extend_from_slice(b"--next\n");
+    }
+    let mut line = |name: &str, value: Option<&[u8]>| {
+        config.extend_from_slice(b"--");
+        config.extend_from_slice(name.as_bytes());
+        if let Some(v) = value {
+            config.extend_from_slice(b" ");
+            quote_into(config, v);
+        }
+        config.push(b'\n');
+    };
+    for (name, value) in options {
+        line(name, value.as_deref());
+    }
+    line("url", Some(url.as_bytes()));
+    line("output", Some(b"/dev/null"));
+    line("globoff", None);
+    if get {
+        // Stops after the headers when a length is announced (exit 63).
+        line("max-filesize", Some(b"1"));
+    } else {
+        line("head", None);
+    }
+    line(
+        "max-time",
+        Some(format!("{}.{:03}", limit.as_secs(), limit.subsec_millis()).as_bytes()),
+    );
+    line(
+        "write-out",
+        Some(
+            format!(
+                "{tag}\\t%{{http_code}}\\t%{{exitcode}}\\t%header{{etag}}\\t%header{{content-length}}\\t%{{redirect_url}}\\n"
+            )
+            .as_bytes(),
+        ),
+    );
+}
+
+/// A config-file value in double quotes: `\` and `"` escaped, and the
+/// line breaks curl would end the value at.
+fn quote_into(out: &mut Vec<u8>, v: &[u8]) {
+    out.push(b'"');
+    for &b in v {
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            _ => out.push(b),
+        }
+    }
+    out.push(b'"');
+}
+
+/// Runs `cmd` with `input` on its stdin and returns its stdout, killing it
+/// at the deadline (what it printed by then still counts).
+fn run_with_deadline(mut cmd: Command, input: Vec<u8>, deadline: Instant) -> Vec<u8> {
+    let Ok(mut child) = cmd.spawn() else {
+        return Vec::new();
+    };
+    let stdin = child.stdin.take();
+    let stdout = child.stdout.take();
+    let (tx, rx) = mpsc::channel();
+    let io = move || {
+        // curl reads its whole config before any transfer: write, close, read.
+        if let Some(mut s) = stdin {
+            let _ = s.write_all(&input);
+        }
+        let mut out = Vec::new();
+        if let Some(mut s) = stdout {
+            let _ = s.read_to_end(&mut out);
+        }
+        let _ = tx.send(out);
+    };
+    // Without a thread to be had (RLIMIT_NPROC), there could be no process
+    // either; the spawn above would have failed.
+    if std::thread::Builder::new().spawn(io).is_err() {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Vec::new();
+    }
+    let out = rx
+        .recv_timeout(
+            deadline.saturating_duration_since(Instant::now()) + Duration::from_millis(50),
+        )
+        .ok();
+    let _ = child.kill();
+    let _ = child.wait();
+    out.unwrap_or_default()
+}
+
+/// `I W\tSTATUS\tEXIT\tETAG\tLENGTH\tLOCATION` per transfer.
+fn parse_lines(out: &[u8]) -> std::collections::HashMap<(usize, bool), OriginReply> {
+    let text = String::from_utf8_lossy(out);
+    let mut replies = std::collections::HashMap::new();
+    for line in text.lines() {
+        let mut f = line.split('\t');
+        let (Some(tag), Some(status), Some(exit)) = (f.next(), f.next(), f.next()) else {
+            continue;
         };
-        if std::thread::Builder::new().spawn(run).is_err() {
-            let cmd = slot.lock().ok().and_then(|mut c| c.take());
-            if let Some(cmd) = cmd {
-                let _ = tx.send((i, status_of(cmd, deadline)));
-            }
-        }
+        let Some((i, w)) = tag.split_once(' ') else {
+            continue;
+        };
+        let (Ok(i), Ok(status), Ok(exit)) = (i.parse(), status.parse(), exit.parse()) else {
+            continue;
+        };
+        let reply = OriginReply {
+            status,
+            exit,
+            etag: f.next().unwrap_or_default().to_string(),
+            length: f.next().unwrap_or_default().to_string(),
+            location: f.next().unwrap_or_default().to_string(),
+        };
+        replies.insert((i, w == "1"), reply);
     }
-    drop(tx);
-    let mut ok = vec![false; answers.len()];
-    while pending > 0 {
-        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok((i, status)) => {
-                ok[i] = status.is_some_and(|s| (200..300).contains(&s));
-                pending -= 1;
-            }
-            Err(_) => break,
-        }
-    }
-    for (answer, ok) in answers.iter_mut().zip(ok) {
-        if matches!(answer, ProbeAnswer::Hit { .. }) && !ok {
-            *answer = ProbeAnswer::OriginNot2xx;
-        }
-    }
-}
-
-/// The HTTP status curl printed, or None (no answer, killed at the deadline).
-fn status_of(mut cmd: Command, deadline: Instant) -> Option<u16> {
-    let mut child = cmd.spawn().ok()?;
-    let mut out = String::new();
-    child.stdout.take()?.read_to_string(&mut out).ok()?;
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(1)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return None;
-            }
-        }
-    }
-    out.trim().parse().ok()
-}
-
-/// `2`, `0.5`: curl's `--max-time` takes fractions.
-fn seconds(d: Duration) -> String {
-    format!("{}.{:03}", d.as_secs(), d.subsec_millis())
+    replies
 }

@@ -43,6 +43,150 @@ pub struct Candidate {
     pub index: usize,
     pub origin: Origin,
     pub cache_url: String,
+    /// What the origin must be asked before a hit counts.
+    pub questions: OriginQuestions,
+}
+
+/// The questions a hit depends on, asked of the origin with the real curl.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OriginQuestions {
+    /// curl without `-L`: does the origin answer this URL with 2xx, or
+    /// would curl save a redirect as it is?
+    pub redirect: bool,
+    /// Credentials would be removed: does the origin's answer depend on them?
+    pub identity: bool,
+}
+
+impl OriginQuestions {
+    pub fn any(self) -> bool {
+        self.redirect || self.identity
+    }
+
+    pub fn names(self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if self.redirect {
+            v.push("redirect");
+        }
+        if self.identity {
+            v.push("identity");
+        }
+        v
+    }
+}
+
+/// One answer of the origin to the real curl's check: a status, or the
+/// transfer's curl exit code when there was none.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OriginReply {
+    /// 0: no HTTP answer.
+    pub status: u16,
+    /// curl's exit code for the transfer.
+    pub exit: i32,
+    pub etag: String,
+    pub length: String,
+    /// Where a 3xx points.
+    pub location: String,
+}
+
+/// curl exit codes that mean the origin could not be asked at all: no name
+/// (5, 6), no connection (7), no answer in time (28), no TLS session
+/// (35, 53, 54, 58, 59, 60, 64, 66, 77, 80, 83, 90, 91), nothing back (52, 56).
+const COULD_NOT_ASK: &[i32] = &[
+    5, 6, 7, 28, 35, 52, 53, 54, 56, 58, 59, 60, 64, 66, 77, 80, 83, 90, 91,
+];
+
+impl OriginReply {
+    pub fn could_not_ask(&self) -> bool {
+        self.status == 0 && COULD_NOT_ASK.contains(&self.exit)
+    }
+
+    /// The same answer as `other`, as far as one can tell without the body:
+    /// same status, and the same validator (ETag, else Content-Length, and
+    /// for a redirect its target). No validator at all: cannot tell.
+    fn same_as(&self, other: &OriginReply) -> bool {
+        if self.status != other.status || self.location != other.location {
+            return false;
+        }
+        if !self.etag.is_empty() || !other.etag.is_empty() {
+            return self.etag == other.etag;
+        }
+        !self.length.is_empty() && self.length == other.length
+    }
+}
+
+/// What the origin's answers make of a hit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OriginVerdict {
+    /// The questions are answered: the hit stands.
+    Holds,
+    /// The origin could not be asked (offline lab): the direct command
+    /// could not have produced anything, so the cache's copy is served.
+    Offline,
+    /// A redirect (or another non-2xx) curl would save as it is.
+    Not2xx,
+    /// The answer depends on the credentials the rewrite would remove.
+    DependsOnIdentity,
+    /// No usable answer (the check could not run, or gave none in time):
+    /// the command passes through.
+    Unknown,
+}
+
+/// `main`: the origin's answer to the request as the command sends it
+/// (its credentials included); `anonymous`: to the same request without
+/// the credentials (asked only for the identity question).
+pub fn origin_verdict(
+    questions: OriginQuestions,
+    main: Option<&OriginReply>,
+    anonymous: Option<&OriginReply>,
+) -> OriginVerdict {
+    let Some(main) = main else {
+        return OriginVerdict::Unknown;
+    };
+    if main.could_not_ask() || anonymous.is_some_and(OriginReply::could_not_ask) {
+        return OriginVerdict::Offline;
+    }
+    if main.status == 0 {
+        return OriginVerdict::Unknown;
+    }
+    if questions.redirect && !(200..300).contains(&main.status) {
+        return OriginVerdict::Not2xx;
+    }
+    if questions.identity {
+        let Some(anon) = anonymous else {
+            return OriginVerdict::Unknown;
+        };
+        if anon.status == 0 {
+            return OriginVerdict::Unknown;
+        }
+        // Refused without them: the cache holds what an authorised client
+        // fetched. Or the same answer either way.
+        let refused = matches!(anon.status, 401 | 403) && (200..400).contains(&main.status);
+        if !(refused || anon.same_as(main)) {
+            return OriginVerdict::DependsOnIdentity;
+        }
+    }
+    OriginVerdict::Holds
+}
+
+impl OriginVerdict {
+    pub fn code(self) -> &'static str {
+        match self {
+            OriginVerdict::Holds => "holds",
+            OriginVerdict::Offline => "offline",
+            OriginVerdict::Not2xx => "not-2xx",
+            OriginVerdict::DependsOnIdentity => "depends-on-identity",
+            OriginVerdict::Unknown => "unknown",
+        }
+    }
+
+    /// The probe answer a hit becomes.
+    pub fn applied_to(self, hit: ProbeAnswer) -> ProbeAnswer {
+        match self {
+            OriginVerdict::Holds | OriginVerdict::Offline => hit,
+            OriginVerdict::Not2xx | OriginVerdict::Unknown => ProbeAnswer::OriginNot2xx,
+            OriginVerdict::DependsOnIdentity => ProbeAnswer::OriginIdentity,
+        }
+    }
 }
 
 /// A URL argument left as written whatever the cache holds.
@@ -78,13 +222,22 @@ pub struct Prepared {
     /// with the real tool and reports `OriginNot2xx` otherwise).
     pub origin_check: bool,
     /// The command's own options for that check (`policy::CURL_ORIGIN_CHECK_OPTIONS`),
-    /// spelled out long: how the real curl reaches the origin, nothing else.
-    pub origin_check_args: Vec<OsString>,
+    /// from argv and the config files the planner read, in order, as (long
+    /// name, value): how the real curl reaches the origin, nothing else.
+    pub origin_check_args: Vec<CheckOption>,
+    /// The origin credentials as the command sends them (long name, value):
+    /// the check asks the origin with them too, never the cache host.
+    pub identity_args: Vec<CheckOption>,
     /// `-4`/`-6`: the probe connects over the same family.
     pub ip_family: IpFamily,
 }
 
+/// An option for the check's curl: its long name (`no-` prefixed when
+/// switched off) and its value.
+pub type CheckOption = (String, Option<Vec<u8>>);
+
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)] // built once per command, never stored
 pub enum Preparation {
     PassThrough(PassThrough),
     Probe(Prepared),
@@ -103,6 +256,9 @@ pub enum ProbeAnswer {
     /// In the cache, but the origin does not answer this URL with 2xx (see
     /// `Prepared::origin_check`). Counts as a miss.
     OriginNot2xx,
+    /// In the cache, but the origin's answer depends on the credentials the
+    /// rewrite would remove. Counts as a miss.
+    OriginIdentity,
 }
 
 impl ProbeAnswer {
@@ -116,6 +272,7 @@ impl ProbeAnswer {
             ProbeAnswer::Unreachable => "unreachable",
             ProbeAnswer::Unprobeable => "unprobeable",
             ProbeAnswer::OriginNot2xx => "origin-not-2xx",
+            ProbeAnswer::OriginIdentity => "origin-identity",
         }
     }
 
@@ -131,6 +288,7 @@ impl ProbeAnswer {
             "unreachable" => ProbeAnswer::Unreachable,
             "unprobeable" => ProbeAnswer::Unprobeable,
             "origin-not-2xx" => ProbeAnswer::OriginNot2xx,
+            "origin-identity" => ProbeAnswer::OriginIdentity,
             _ => return None,
         })
     }
@@ -193,7 +351,8 @@ struct Facts {
     wget_glob: Option<bool>,
     /// wget `-P`.
     directory_prefix: Option<Vec<u8>>,
-    origin_check_args: Vec<OsString>,
+    origin_check_args: Vec<CheckOption>,
+    identity_args: Vec<CheckOption>,
     ip_family: Option<IpFamily>,
 }
 
@@ -294,6 +453,14 @@ fn prepare_inner(input: &PlanInput) -> Result<Prepared, PassThrough> {
         .max_redirects
         .as_deref()
         .is_some_and(|v| v.trim_ascii() == b"0");
+    if tool == Tool::Wget && !facts.credentials.is_empty() {
+        // Whether the origin's answer depends on them is asked with the
+        // real curl, in curl's terms; wget's are not translated (yet).
+        return Err(PassThrough::new(
+            Reason::OriginIdentity,
+            "wget with origin credentials",
+        ));
+    }
     let origin_check = match tool {
         Tool::Curl => facts.follows_redirects != Some(true) || no_redirects,
         Tool::Wget if no_redirects => {
@@ -348,6 +515,10 @@ fn prepare_inner(input: &PlanInput) -> Result<Prepared, PassThrough> {
                 index,
                 cache_url: server.cache_url(&origin),
                 origin,
+                questions: OriginQuestions {
+                    redirect: origin_check,
+                    identity: !facts.credentials.is_empty(),
+                },
             }),
             Err(why) => skipped.push(Skipped { index, why }),
         }
@@ -372,6 +543,7 @@ fn prepare_inner(input: &PlanInput) -> Result<Prepared, PassThrough> {
         route,
         origin_check,
         origin_check_args: facts.origin_check_args,
+        identity_args: facts.identity_args,
         ip_family: facts.ip_family.unwrap_or_default(),
     })
 }
@@ -428,6 +600,14 @@ fn merge_config_first(facts: &mut Facts, config: Facts) {
     facts.wget_glob = facts.wget_glob.or(config.wget_glob);
     facts.directory_prefix = facts.directory_prefix.take().or(config.directory_prefix);
     facts.ip_family = facts.ip_family.or(config.ip_family);
+    let mut check = config.origin_check_args;
+    check.append(&mut facts.origin_check_args);
+    facts.origin_check_args = check;
+}
+
+fn check_option(occ: &Occurrence) -> CheckOption {
+    let prefix = if occ.enabled { "" } else { "no-" };
+    (format!("{prefix}{}", occ.spec.long), occ.value.clone())
 }
 
 fn long_name(occ: &Occurrence) -> String {
@@ -458,23 +638,15 @@ fn apply(tool: Tool, occ: &Occurrence, from_config: bool, facts: &mut Facts) {
                 name,
                 is_switch: matches!(occ.spec.takes, Takes::Bool | Takes::None),
             });
+            facts.identity_args.push(check_option(occ));
         }
     };
     if tool == Tool::Wget && occ.spec.long == "no-config" {
         facts.wget_no_config = occ.enabled;
     }
-    // (Config-file options need no carrying: the check's curl reads them too.)
-    if tool == Tool::Curl
-        && !from_config
-        && policy::CURL_ORIGIN_CHECK_OPTIONS.contains(&occ.spec.long)
-    {
-        let prefix = if occ.enabled { "--" } else { "--no-" };
-        facts
-            .origin_check_args
-            .push(OsString::from(format!("{prefix}{}", occ.spec.long)));
-        if let Some(v) = &occ.value {
-            facts.origin_check_args.push(OsString::from_vec(v.clone()));
-        }
+    // Config-file options too: the check's curl runs with -q.
+    if tool == Tool::Curl && policy::CURL_ORIGIN_CHECK_OPTIONS.contains(&occ.spec.long) {
+        facts.origin_check_args.push(check_option(occ));
     }
     match policy::effect(tool, occ.spec.long) {
         Effect::Neutral => {}
@@ -604,12 +776,14 @@ pub fn finish(args: &[OsString], prepared: &Prepared, answers: &[ProbeAnswer]) -
     let mut hit_indexes = Vec::new();
     let mut any_unreachable = false;
     let mut any_not_2xx = false;
+    let mut any_identity = false;
     for (cand, answer) in prepared.candidates.iter().zip(answers) {
         match answer {
             ProbeAnswer::Hit { accepts_ranges } if *accepts_ranges || !prepared.needs_ranges => {
                 hit_indexes.push(cand)
             }
             ProbeAnswer::OriginNot2xx => any_not_2xx = true,
+            ProbeAnswer::OriginIdentity => any_identity = true,
             ProbeAnswer::Hit { .. } | ProbeAnswer::Miss | ProbeAnswer::Unprobeable => {}
             ProbeAnswer::Unreachable => any_unreachable = true,
         }
@@ -617,6 +791,8 @@ pub fn finish(args: &[OsString], prepared: &Prepared, answers: &[ProbeAnswer]) -
     if hit_indexes.is_empty() {
         let reason = if any_unreachable {
             Reason::Unreachable
+        } else if any_identity {
+            Reason::OriginIdentity
         } else if any_not_2xx {
             Reason::OriginNot2xx
         } else {

@@ -48,6 +48,10 @@ pub enum Reason {
     OriginNot2xx,
     /// The rewritten command would be over the kernel's exec limits.
     ArgListTooLong,
+    /// The origin's answer depends on the credentials the rewrite would
+    /// remove (or, for wget, cannot be asked with them): the cache's
+    /// credential-less copy may not be the user's.
+    OriginIdentity,
 }
 
 impl Reason {
@@ -82,6 +86,7 @@ impl Reason {
             Reason::RedirectNotFollowed => "redirect-not-followed",
             Reason::OriginNot2xx => "origin-not-2xx",
             Reason::ArgListTooLong => "arg-list-too-long",
+            Reason::OriginIdentity => "origin-identity",
         }
     }
 
@@ -114,6 +119,7 @@ impl Reason {
         Reason::RedirectNotFollowed,
         Reason::OriginNot2xx,
         Reason::ArgListTooLong,
+        Reason::OriginIdentity,
     ];
 }
 

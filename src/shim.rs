@@ -207,9 +207,10 @@ fn decide(
             {
                 m.mark_down(&route);
             }
-            origin_check::apply(real, &prepared, &mut answers, timeout, chain_vars);
+            let findings =
+                origin_check::apply(real, &prepared, &mut answers, timeout, chain_vars, env);
             let outcome = planner::finish(&args, &prepared, &answers);
-            let said = describe(&outcome, &prepared, &answers);
+            let said = describe(&outcome, &prepared, &answers, &findings);
             match outcome {
                 Outcome::PassThrough(_) => (args, said),
                 Outcome::Rewrite(r) => (r.argv, said),
@@ -248,12 +249,23 @@ fn describe_pass(p: &planner::PassThrough) -> String {
     }
 }
 
-pub fn describe(outcome: &Outcome, prepared: &Prepared, answers: &[ProbeAnswer]) -> String {
+pub fn describe(
+    outcome: &Outcome,
+    prepared: &Prepared,
+    answers: &[ProbeAnswer],
+    findings: &[origin_check::Finding],
+) -> String {
     let per_url: Vec<String> = prepared
         .candidates
         .iter()
         .zip(answers)
-        .map(|(c, a)| format!("{} {}", a.code(), c.origin.url))
+        .enumerate()
+        .map(
+            |(i, (c, a))| match findings.get(i).filter(|f| !f.said.is_empty()) {
+                Some(f) => format!("{} {} ({})", a.code(), c.origin.url, f.said),
+                None => format!("{} {}", a.code(), c.origin.url),
+            },
+        )
         .collect();
     match outcome {
         Outcome::PassThrough(p) => format!("{} [{}]", describe_pass(p), per_url.join(", ")),

@@ -276,7 +276,12 @@ fn plan_replays_the_argv_fixtures() {
 
 #[test]
 fn plan_probes_live_without_assume() {
-    let origin = "https://dl.example.com/f.tgz";
+    // An origin port nothing listens on (no name to look up, nothing leaves
+    // loopback): the origin cannot be asked.
+    let closed = common::servers::free_port();
+    let origin_url = format!("http://127.0.0.1:{closed}/f.tgz");
+    let other_url = format!("http://127.0.0.1:{closed}/g.tgz");
+    let origin = origin_url.as_str();
     let path = cache_path(origin);
     let host = TestServer::start(move |req| Reply::Http {
         status: if req.target == path { 200 } else { 404 },
@@ -285,14 +290,7 @@ fn plan_probes_live_without_assume() {
     });
     let plan_of = |follow: &str| {
         let out = cacheshim(
-            &[
-                "plan",
-                "--",
-                "curl",
-                follow,
-                origin,
-                "https://dl.example.com/g.tgz",
-            ],
+            &["plan", "--", "curl", follow, origin, &other_url],
             &[("WITHCACHE_SERVER", &host.url())],
         );
         let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -308,10 +306,88 @@ fn plan_probes_live_without_assume() {
     assert_eq!(answers, ["hit-ranges", "miss"]);
     assert_eq!(plan["decision"], "rewrite");
     assert_eq!(plan["real_tool"], "/usr/bin/curl");
-    // Without -L the origin is asked first; this one cannot be reached.
+    // Without -L the origin is asked first; its port refuses
+    // connections: an offline lab, so the hit is served (issue 15
+    // changed this expectation: it was origin-not-2xx and a pass-through).
     let (plan, answers) = plan_of("-O");
-    assert_eq!(answers, ["origin-not-2xx", "miss"]);
-    assert_eq!(plan["decision"], "pass-through");
+    assert_eq!(answers, ["hit-ranges", "miss"]);
+    assert_eq!(plan["decision"], "rewrite");
+    assert_eq!(
+        plan["candidates"][0]["questions"],
+        serde_json::json!(["redirect"])
+    );
+    let said = plan["candidates"][0]["origin"].as_str().unwrap();
+    assert!(said.ends_with(": offline"), "{said}");
+}
+
+#[test]
+fn plan_says_what_a_hit_depends_on_and_assumes_origin_answers() {
+    let plan_of = |args: &[&str]| -> serde_json::Value {
+        let mut all = vec!["plan", "--assume", "hit"];
+        all.extend(args);
+        let out = cacheshim(&all, &[("WITHCACHE_SERVER", "http://cache.lab:8081")]);
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let url = "https://dl.example.com/f.tgz";
+    for (origin, with, decision) in [
+        ("2xx", "-O", "rewrite"),
+        ("redirect", "-O", "pass-through"),
+        ("unreachable", "-O", "rewrite"),
+        ("redirect", "-LO", "rewrite"),
+        ("refused", "-LO", "rewrite"),
+    ] {
+        let p = plan_of(&["--assume-origin", origin, "--", "curl", with, url]);
+        assert_eq!(p["decision"], decision, "{origin} {with}: {p}");
+    }
+    // With credentials: the identity question; answers that agree, or a
+    // refusal without them, keep the hit; a redirect of curl without -L not.
+    let p = plan_of(&[
+        "--assume-origin",
+        "2xx",
+        "--",
+        "curl",
+        "-u",
+        "a:b",
+        "-O",
+        url,
+    ]);
+    assert_eq!(
+        p["candidates"][0]["questions"],
+        serde_json::json!(["redirect", "identity"])
+    );
+    assert_eq!(p["decision"], "rewrite");
+    assert_eq!(p["removed"], serde_json::json!(["--user"]));
+    let p = plan_of(&[
+        "--assume-origin",
+        "refused",
+        "--",
+        "curl",
+        "-u",
+        "a:b",
+        "-LO",
+        url,
+    ]);
+    assert_eq!(p["decision"], "rewrite", "{p}");
+    let p = plan_of(&[
+        "--assume-origin",
+        "redirect",
+        "--",
+        "curl",
+        "-u",
+        "a:b",
+        "-O",
+        url,
+    ]);
+    assert_eq!(p["decision"], "pass-through");
+    // --assume alone asks nobody and answers no question.
+    let p = plan_of(&["--", "curl", "-O", url]);
+    assert_eq!(p["decision"], "rewrite");
+    assert!(p["candidates"][0]["origin"].is_null());
+    let out = cacheshim(
+        &["plan", "--assume-origin", "maybe", "--", "curl", url],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
 }
 
 fn doctor_setup(cache: &str, shims_first: bool) -> (tempfile::TempDir, Output) {

@@ -774,21 +774,40 @@ fn the_origin_check_carries_the_route_options_and_nothing_secret() {
         fake_saw(&out).args,
         args(&["-sk", "-A", "agent/1", "--noproxy", "*", "-O", &cache_url])
     );
+    // One check process, its questions in a config on stdin (issue 15: was
+    // one `curl ... -I URL` per hit, without the credentials). Two
+    // operations: the request as the command sends it (its origin
+    // credentials go to the origin, as directly) and the same without them
+    // (does the answer depend on them?).
     let check = std::fs::read_to_string(&log).unwrap();
-    for carried in [
-        "--insecure",
-        "--user-agent",
-        "agent/1",
-        "--noproxy",
-        "-I",
-        origin,
-    ] {
-        assert!(
-            check.lines().any(|l| l == carried),
-            "{carried} not in\n{check}"
-        );
+    let ops: Vec<&str> = check
+        .trim_end_matches("--end--\n")
+        .split("--next\n")
+        .collect();
+    assert_eq!(ops.len(), 2, "{check}");
+    for op in &ops {
+        for carried in [
+            "--insecure",
+            "--user-agent \"agent/1\"",
+            "--noproxy \"*\"",
+            "--head",
+            "--globoff",
+            &format!("--url \"{origin}\""),
+        ] {
+            assert!(op.lines().any(|l| l == carried), "{carried} not in\n{op}");
+        }
     }
-    assert!(!check.contains("SECRET"), "{check}");
+    let with: Vec<&&str> = ops.iter().filter(|o| o.contains("SECRET")).collect();
+    assert_eq!(with.len(), 1, "{check}");
+    assert!(with[0].contains("--user \"alice:SECRET1\""), "{check}");
+    assert!(
+        with[0].contains("--header \"Authorization: Bearer SECRET2\""),
+        "{check}"
+    );
+    // Never anything of the user's to the cache host.
+    for r in host.requests() {
+        assert!(!format!("{r:?}").contains("SECRET"), "{r:?}");
+    }
     // The origin redirects (curl without -L would save the redirect): pass.
     let out = l.run(
         "curl",

@@ -5,7 +5,7 @@ use crate::config_files::RealFiles;
 use crate::env_view::ProcessEnv;
 use crate::invocation::{Invocation, invoked_as};
 use crate::loop_guard::Chain;
-use crate::planner::{self, Outcome, PlanInput, Preparation, ProbeAnswer};
+use crate::planner::{self, OriginReply, Outcome, PlanInput, Preparation, ProbeAnswer};
 use crate::probe::{self, TargetBytes};
 use crate::real_tool;
 use crate::settings;
@@ -14,16 +14,22 @@ use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 
 const HELP: &str = "\
-Usage: cacheshim plan [--assume hit|hit-ranges|miss|unreachable] -- curl|wget ARGS...
+Usage: cacheshim plan [--assume hit|hit-ranges|miss|unreachable]
+                      [--assume-origin 2xx|redirect|refused|unreachable] -- curl|wget ARGS...
 
 Prints, as JSON on stdout, what the shim would do with this command in this
 environment: the real tool it would run, the URL candidates with their probe
-answers (live unless --assume), the pass-through reason if any, the names of
-removed credential options, and the final argv. Nothing is executed.
+answers (live unless --assume), the questions a hit depends on (redirect:
+curl without -L; identity: credentials would be removed) and what the origin
+answered (live unless --assume-origin: 2xx, a redirect, refused without the
+credentials, or unreachable), the pass-through reason if any, the names of
+removed credential options, and the final argv. With --assume alone the
+origin is not asked. Only the live origin check runs anything.
 ";
 
 pub fn run(args: &[OsString]) -> Result<i32, Usage> {
     let mut assume = None;
+    let mut assume_origin: Option<(OriginReply, OriginReply)> = None;
     let mut a = Args::new(args);
     let mut command = Vec::new();
     while let Some(arg) = a.next_arg() {
@@ -37,6 +43,14 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
                 assume = Some(ProbeAnswer::from_code(&v).ok_or_else(|| {
                     super::Usage(format!(
                         "--assume: '{v}' is not hit, hit-ranges, miss or unreachable"
+                    ))
+                })?);
+            }
+            Arg::Flag(f) if is(&f, "--assume-origin") => {
+                let v = a.value(&f)?.to_string_lossy().into_owned();
+                assume_origin = Some(assumed_origin(&v).ok_or_else(|| {
+                    super::Usage(format!(
+                        "--assume-origin: '{v}' is not 2xx, redirect, refused or unreachable"
                     ))
                 })?);
             }
@@ -80,30 +94,52 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
     let (outcome, candidates, skipped, server_base) = match planner::prepare(&input) {
         Preparation::PassThrough(p) => (Outcome::PassThrough(p), Vec::new(), Vec::new(), None),
         Preparation::Probe(prepared) => {
-            let answers = match assume {
+            let mut answers = match assume {
                 Some(a) => vec![a; prepared.candidates.len()],
-                None => {
-                    let timeout = settings::probe_timeout(&env);
-                    let mut answers = probe::probe_all(&prepared, timeout, bytes);
+                None => probe::probe_all(&prepared, settings::probe_timeout(&env), bytes),
+            };
+            let mut origin = vec![String::new(); answers.len()];
+            match (&assume_origin, assume) {
+                (Some((main, anon)), _) => {
+                    for (i, c) in prepared.candidates.iter().enumerate() {
+                        if matches!(answers[i], ProbeAnswer::Hit { .. }) && c.questions.any() {
+                            let v = planner::origin_verdict(c.questions, Some(main), Some(anon));
+                            origin[i] = format!("assumed: {}", v.code());
+                            answers[i] = v.applied_to(answers[i]);
+                        }
+                    }
+                }
+                (None, None) => {
                     if let Some(r) = &real {
                         let chain_vars = chain.passed_on(None, r.override_id);
-                        crate::origin_check::apply(
+                        let findings = crate::origin_check::apply(
                             &r.path,
                             &prepared,
                             &mut answers,
-                            timeout,
+                            settings::probe_timeout(&env),
                             &chain_vars,
+                            &env,
                         );
+                        origin = findings.into_iter().map(|f| f.said).collect();
                     }
-                    answers
                 }
-            };
+                (None, Some(_)) => {}
+            }
             let outcome = planner::finish(tool_args, &prepared, &answers);
             let candidates = prepared
                 .candidates
                 .iter()
                 .zip(&answers)
-                .map(|(c, a)| json!({"url": c.origin.url, "cache_url": c.cache_url, "answer": a.code()}))
+                .zip(&origin)
+                .map(|((c, a), o)| {
+                    json!({
+                        "url": c.origin.url,
+                        "cache_url": c.cache_url,
+                        "answer": a.code(),
+                        "questions": c.questions.names(),
+                        "origin": (!o.is_empty()).then_some(o),
+                    })
+                })
                 .collect();
             let skipped = prepared
                 .skipped
@@ -149,6 +185,32 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
         serde_json::to_string_pretty(&plan).expect("a JSON value always serializes")
     );
     Ok(0)
+}
+
+/// The origin's answers `--assume-origin` stands for: (as the command
+/// sends the request, without its credentials).
+fn assumed_origin(v: &str) -> Option<(OriginReply, OriginReply)> {
+    let reply = |status: u16, exit: i32, location: &str| OriginReply {
+        status,
+        exit,
+        etag: if status == 0 {
+            String::new()
+        } else {
+            "\"assumed\"".into()
+        },
+        length: String::new(),
+        location: location.into(),
+    };
+    Some(match v {
+        "2xx" => (reply(200, 0, ""), reply(200, 0, "")),
+        "redirect" => (
+            reply(302, 0, "https://elsewhere.example/"),
+            reply(302, 0, "https://elsewhere.example/"),
+        ),
+        "refused" => (reply(200, 0, ""), reply(401, 0, "")),
+        "unreachable" => (reply(0, 7, ""), reply(0, 7, "")),
+        _ => return None,
+    })
 }
 
 /// An argument: a JSON string, or `{"hex": "…"}` when it is not UTF-8 (the

@@ -10,7 +10,48 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The origin check (`curl -q -s --parallel ... -K -`, one operation per
+ * question on stdin): logs the config to $FAKE_CHECK_LOG and answers every
+ * operation's write-out with $FAKE_ORIGIN_STATUS (the request with the
+ * command's credentials) or $FAKE_ANON_STATUS (without them; default the
+ * same), a fixed ETag, or curl exit $FAKE_ORIGIN_EXIT with no status. */
+static int origin_check(void) {
+    static char config[1 << 20];
+    size_t n = fread(config, 1, sizeof config - 1, stdin);
+    config[n] = 0;
+    const char *log = getenv("FAKE_CHECK_LOG");
+    if (log) {
+        FILE *f = fopen(log, "a");
+        if (f) {
+            fputs(config, f);
+            fputs("--end--\n", f);
+            fclose(f);
+        }
+    }
+    const char *status = getenv("FAKE_ORIGIN_STATUS");
+    const char *anon = getenv("FAKE_ANON_STATUS");
+    const char *exitcode = getenv("FAKE_ORIGIN_EXIT");
+    const char *key = "--write-out \"";
+    for (char *at = strstr(config, key); at; at = strstr(at, key)) {
+        at += strlen(key);
+        char *end = strchr(at, '\\');
+        if (!end) break;
+        int with_credentials = end > at && end[-1] == '1';
+        fwrite(at, 1, (size_t)(end - at), stdout);
+        if (exitcode)
+            printf("\t000\t%s\t\t\t\n", exitcode);
+        else
+            printf("\t%s\t0\t\"e1\"\t10\t\n",
+                   with_credentials || !anon ? (status ? status : "200") : anon);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    for (int i = 1; i + 1 < argc; i++) {
+        if (strcmp(argv[i], "-K") == 0 && strcmp(argv[i + 1], "-") == 0)
+            return origin_check();
+    }
     for (int i = 1; i + 1 < argc; i++) {
         if (strcmp(argv[i], "-w") == 0 && strcmp(argv[i + 1], "%{http_code}") == 0) {
             const char *log = getenv("FAKE_CHECK_LOG");
