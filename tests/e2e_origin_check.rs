@@ -1,0 +1,368 @@
+//! The origin check with real curl (and GNU wget) against loopback origins
+//! that behave like the real ones: offline labs are served, the check sees
+//! the origin as the command would (curlrc ignored under -q, nothing
+//! written, -g kept), HEAD-refusing origins, and origins whose answer
+//! depends on who asks. Each case runs directly and through the shim.
+
+mod common;
+
+use common::servers::{Reply, TestServer, free_port, which};
+use common::stage::{Stage, assert_same};
+use common::*;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+const ARTIFACT: &[u8] = b"the real artifact\n";
+const SIGN_IN: &[u8] = b"<html>Please sign in</html>\n";
+
+fn parts() -> Option<std::path::PathBuf> {
+    for tool in ["curl", "wget"] {
+        if which(tool).is_none() {
+            missing_part(tool);
+            return None;
+        }
+    }
+    release_binary()
+}
+
+/// A cache host that holds `bytes` for every origin URL in `origins`.
+fn cache_holding(origins: &[String], bytes: &'static [u8]) -> TestServer {
+    let held: Vec<String> = origins.iter().map(|o| cache_path(o)).collect();
+    TestServer::start(move |req| {
+        if held.contains(&req.target) {
+            Reply::Http {
+                status: 200,
+                headers: vec![],
+                body: bytes.to_vec(),
+            }
+        } else {
+            Reply::Http {
+                status: 404,
+                headers: vec![],
+                body: vec![],
+            }
+        }
+    })
+}
+
+fn ok(body: &[u8]) -> Reply {
+    Reply::Http {
+        status: 200,
+        headers: vec![("ETag".into(), format!("\"{}\"", body.len()))],
+        body: body.to_vec(),
+    }
+}
+
+#[test]
+fn an_origin_that_cannot_be_asked_serves_the_hit_and_is_remembered() {
+    let Some(bin) = parts() else { return };
+    let stage = Stage::new(&bin);
+    // Refused: nothing listens. Blackholed: accepts and never answers.
+    let refused = format!("http://127.0.0.1:{}", free_port());
+    let hole = TestServer::start(|_| Reply::Hang);
+    let origins = [
+        format!("{refused}/cuda/cuda_12.4.0_linux.run"),
+        format!("{}/cuda/cuda_12.4.0_linux.run", hole.url()),
+    ];
+    let cache = cache_holding(&origins, ARTIFACT);
+    let runtime = tempfile::tempdir().unwrap();
+    let rt = runtime.path().to_str().unwrap().to_string();
+    for (n, origin) in origins.iter().enumerate() {
+        for (label, script) in [
+            ("O", format!("exec curl -fsSO {origin}")),
+            ("o", format!("exec curl -fsS -o f.run {origin}")),
+            ("stdout", format!("exec curl -fsS {origin}")),
+            ("wget", format!("exec wget -q {origin}")),
+        ] {
+            let env = [
+                ("WITHCACHE_SERVER", cache.url()),
+                ("WITHCACHE_PROBE_TIMEOUT", "1".to_string()),
+                ("XDG_RUNTIME_DIR", rt.clone()),
+            ];
+            let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let shim = stage.run(&format!("{label}-{n}"), &stage.bin(), &script, &env);
+            assert_eq!(shim.code, Some(0), "{label} {origin}: {shim:?}");
+            let got: Vec<&Vec<u8>> = shim.files.values().collect();
+            if label == "stdout" {
+                assert_eq!(shim.stdout, ARTIFACT);
+            } else {
+                assert_eq!(got, [&ARTIFACT.to_vec()], "{label}");
+                let name = if label == "o" {
+                    "f.run"
+                } else {
+                    "cuda_12.4.0_linux.run"
+                };
+                assert!(
+                    shim.files.contains_key(name),
+                    "{label}: {:?}",
+                    shim.files.keys()
+                );
+            }
+        }
+    }
+    // The blackholed origin was waited for once, then remembered: later
+    // calls did not connect again.
+    let asked = hole.requests().len();
+    assert!(asked <= 1, "the blackhole was asked {asked} times");
+    // withcache's native shim serves the same bytes under the same name.
+    let native = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/curlwithcache");
+    if native.exists() {
+        let script = format!("exec {} -fsSO {}", native.display(), origins[0]);
+        let env = [("WITHCACHE_SERVER", cache.url())];
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let theirs = stage.run("native", "/usr/bin", &script, &env);
+        let ours = stage.run(
+            "ours-again",
+            &stage.bin(),
+            &format!("exec curl -fsSO {}", origins[0]),
+            &env,
+        );
+        assert_eq!(theirs.code, ours.code);
+        assert_eq!(theirs.files, ours.files);
+    } else {
+        missing_part("withcache's native shim (.venv, scripts/setup-venv)");
+    }
+}
+
+#[test]
+fn origin_check_off_asks_nobody_and_serves() {
+    let Some(bin) = parts() else { return };
+    let stage = Stage::new(&bin);
+    let seen = Arc::new(AtomicUsize::new(0));
+    let s2 = seen.clone();
+    let origin_host = TestServer::start(move |_| {
+        s2.fetch_add(1, Ordering::Relaxed);
+        ok(ARTIFACT)
+    });
+    let origin = format!("{}/f.bin", origin_host.url());
+    let cache = cache_holding(std::slice::from_ref(&origin), ARTIFACT);
+    let env = [
+        ("WITHCACHE_SERVER", cache.url()),
+        ("WITHCACHE_ORIGIN_CHECK", "off".into()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let shim = stage.run(
+        "off",
+        &stage.bin(),
+        &format!("exec curl -fsSO {origin}"),
+        &env,
+    );
+    assert_eq!(shim.code, Some(0));
+    assert_eq!(seen.load(Ordering::Relaxed), 0, "the origin was asked");
+}
+
+/// An origin: `/redir/q.bin` redirects, `/f/c.bin` is a plain file, and
+/// `/redirglob/{latest}.tgz` (the literal braces) redirects while the
+/// globbed `/redirglob/latest.tgz` does not exist.
+fn redirecting_origin() -> TestServer {
+    TestServer::start(|req| {
+        let path = req.target.as_str();
+        if path.starts_with("/redir/")
+            || path.starts_with("/redirglob/%7Blatest%7D")
+            || path.starts_with("/redirglob/{latest}")
+        {
+            return Reply::Http {
+                status: 302,
+                headers: vec![("Location".into(), "/f/final.bin".into())],
+                body: b"moved\n".to_vec(),
+            };
+        }
+        if path.starts_with("/f/") {
+            return ok(ARTIFACT);
+        }
+        Reply::Http {
+            status: 404,
+            headers: vec![],
+            body: b"no\n".to_vec(),
+        }
+    })
+}
+
+#[test]
+fn the_check_reads_no_curlrc_under_q_writes_nothing_and_keeps_g() {
+    let Some(bin) = parts() else { return };
+    let stage = Stage::new(&bin);
+    let origin = redirecting_origin();
+    let o = origin.url();
+    let urls = [
+        format!("{o}/redir/q.bin"),
+        format!("{o}/f/c.bin"),
+        format!("{o}/redirglob/{{latest}}.tgz"),
+    ];
+    let cache = cache_holding(&urls, ARTIFACT);
+    let curlrc = "location\nuser = corp:s3cret\nheader = \"X-Api-Key: k-123\"\ncookie = \"session=abc\"\nretry = 4\n";
+    for (label, rc, script) in [
+        (
+            "location-q",
+            curlrc,
+            format!("exec curl -q -sSO {}", urls[0]),
+        ),
+        (
+            "remote-name",
+            "remote-name\nno-clobber\n",
+            format!("exec curl -sS {}", urls[1]),
+        ),
+        (
+            "output-dir",
+            "output-dir = out\ncreate-dirs\n",
+            format!("exec curl -sS -O {}", urls[1]),
+        ),
+        ("globoff", "", format!("exec curl -sSg -O '{}'", urls[2])),
+    ] {
+        let script = format!("printf '{}' > .curlrc; {script}", rc.replace('\n', "\\n"));
+        let env = [("WITHCACHE_SERVER", cache.url())];
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        origin.clear();
+        let (direct, shim) = stage.both(label, &script, &env);
+        assert_same(label, &direct, &shim);
+        // Under -q the check sent nothing of curlrc's.
+        for r in origin.requests() {
+            let all = format!("{r:?}");
+            assert!(
+                !all.contains("s3cret") && !all.contains("k-123") && !all.contains("session=abc"),
+                "{label}: {all}"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_origin_that_refuses_head_is_asked_with_a_get_once() {
+    let Some(bin) = parts() else { return };
+    let stage = Stage::new(&bin);
+    let heads = Arc::new(AtomicUsize::new(0));
+    let h2 = heads.clone();
+    let origin = TestServer::start(move |req| {
+        if req.method == "HEAD" {
+            h2.fetch_add(1, Ordering::Relaxed);
+            return Reply::Http {
+                status: 405,
+                headers: vec![],
+                body: vec![],
+            };
+        }
+        ok(ARTIFACT)
+    });
+    let url = format!("{}/pub/tool.tgz", origin.url());
+    let cache = cache_holding(std::slice::from_ref(&url), ARTIFACT);
+    let runtime = tempfile::tempdir().unwrap();
+    let env = [
+        ("WITHCACHE_SERVER", cache.url()),
+        (
+            "XDG_RUNTIME_DIR",
+            runtime.path().to_str().unwrap().to_string(),
+        ),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    for round in 0..3 {
+        let label = format!("nohead{round}");
+        let (direct, shim) = stage.both(&label, &format!("exec curl -fsSO {url}"), &env);
+        assert_same(&label, &direct, &shim);
+    }
+    let gets_to_cache = cache
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET")
+        .count();
+    assert_eq!(gets_to_cache, 3, "every round served from the cache");
+    assert_eq!(
+        heads.load(Ordering::Relaxed),
+        1,
+        "HEAD asked once, then remembered"
+    );
+}
+
+/// Anonymous requests get a sign-in page (200); `alice` gets the artifact.
+fn sign_in_origin() -> TestServer {
+    TestServer::start(|req| {
+        if req.header("authorization").is_some() || req.header("private-token").is_some() {
+            ok(ARTIFACT)
+        } else {
+            ok(SIGN_IN)
+        }
+    })
+}
+
+#[test]
+fn credentials_are_removed_only_when_the_answer_does_not_depend_on_them() {
+    let Some(bin) = parts() else { return };
+    let stage = Stage::new(&bin);
+    // The cache holds what an anonymous client fetched: the sign-in page.
+    let signin = sign_in_origin();
+    let url = format!("{}/private/art.bin", signin.url());
+    let cache = cache_holding(std::slice::from_ref(&url), SIGN_IN);
+    let env = [("WITHCACHE_SERVER", cache.url())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    for (label, script) in [
+        (
+            "signin-u",
+            format!("exec curl -sSfL -u alice:s3cret -o art.bin {url}"),
+        ),
+        (
+            "signin-token",
+            format!("exec curl -sSfL -H 'PRIVATE-TOKEN: t0k' -o art.bin {url}"),
+        ),
+        (
+            "signin-wget",
+            format!("exec wget -q --user=alice --password=s3cret -O art.bin {url}"),
+        ),
+    ] {
+        let (direct, shim) = stage.both(label, &script, &env);
+        if !label.ends_with("wget") {
+            // (wget sends credentials only after a 401: it gets the page too.)
+            assert_eq!(
+                direct.files.get("art.bin").map(Vec::as_slice),
+                Some(ARTIFACT)
+            );
+        }
+        assert_same(label, &direct, &shim);
+    }
+    // An origin that refuses anonymous requests: the cache's copy is what an
+    // authorised client fetched, and is served with the credentials removed.
+    let gated = TestServer::start(|req| {
+        if req.header("authorization").is_some() {
+            ok(ARTIFACT)
+        } else {
+            Reply::Http {
+                status: 401,
+                headers: vec![("WWW-Authenticate".into(), "Basic realm=x".into())],
+                body: b"no\n".to_vec(),
+            }
+        }
+    });
+    let url = format!("{}/private/art.bin", gated.url());
+    let cache = cache_holding(std::slice::from_ref(&url), ARTIFACT);
+    let env = [("WITHCACHE_SERVER", cache.url())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (direct, shim) = stage.both(
+        "gated",
+        &format!("exec curl -sSfL -u alice:s3cret -o art.bin {url}"),
+        &env,
+    );
+    assert_same("gated", &direct, &shim);
+    let got = cache.requests();
+    assert!(
+        got.iter().any(|r| r.method == "GET"),
+        "served from the cache"
+    );
+    assert!(
+        got.iter().all(|r| r.header("authorization").is_none()),
+        "no credential to the cache host"
+    );
+    // An origin whose answer is the same either way: served too.
+    let open = TestServer::start(|_| ok(ARTIFACT));
+    let url = format!("{}/pub/art.bin", open.url());
+    let cache = cache_holding(std::slice::from_ref(&url), ARTIFACT);
+    let env = [("WITHCACHE_SERVER", cache.url())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (direct, shim) = stage.both(
+        "same",
+        &format!("exec curl -sSfL -u alice:s3cret -o art.bin {url}"),
+        &env,
+    );
+    assert_same("same", &direct, &shim);
+    assert!(
+        cache.requests().iter().any(|r| r.method == "GET"),
+        "served from the cache"
+    );
+}
