@@ -365,6 +365,46 @@ http {{
         multi = [(n, paired(r, f"direct-{n}", f"shim-{n}")) for n in (1, 4, 16)]
         added = {n: [y - x for x, y in zip(r[f"direct-{n}"], r[f"shim-{n}"])] for n in (1, 4, 16)}
         growth = median([a16 - a1 for a1, a16 in zip(added[1], added[16])])
+
+        # 6. The origin check of curl without -L. An offline origin (a
+        # blackhole: accepts, never answers): the first call waits for the
+        # check's timeout, later ones are remembered. Then 1 to 5,000 URLs of
+        # a reachable origin, all held by the cache, against the direct
+        # download of the same URLs.
+        hole_url = f"http://127.0.0.1:{blackhole.port}/pub/{names[0]}"
+        d = work / "cache/b" / token(hole_url)
+        d.mkdir(parents=True)
+        (d / names[0]).write_bytes(body)
+        hole_cache_url = f"{cache}/b/{token(hole_url)}/{names[0]}"
+        rt2 = work / "runtime-offline"
+        rt2.mkdir(mode=0o700)
+        offline = dict(base_env, WITHCACHE_SERVER=cache, XDG_RUNTIME_DIR=str(rt2), WITHCACHE_DOWN_TTL="3600")
+        first_offline = timed([shim_curl, "-fsS", "-o", "/dev/null", hole_url], offline)
+        r = hyperfine(
+            [f"{curl} -fsS -o /dev/null {hole_cache_url}", f"{shim_curl} -fsS -o /dev/null {hole_url}"],
+            offline,
+            ["direct-cache", "shim-offline"],
+        )
+        offline_later = paired(r, "direct-cache", "shim-offline")
+        small = work / "origin/small"
+        small.mkdir()
+        counts = (1, 16, 300) if SHORT else (1, 16, 300, 5000)
+        piece = os.urandom(1024)
+        for i in range(max(counts)):
+            n = f"s{i}.bin"
+            (small / n).write_bytes(piece)
+            u = f"{origin.rsplit('/', 1)[0]}/small/{n}"
+            d = work / "cache/b" / token(u)
+            d.mkdir(parents=True)
+            (d / n).write_bytes(piece)
+        many = []
+        for n in counts:
+            urls = [f"{origin.rsplit('/', 1)[0]}/small/s{i}.bin" for i in range(n)]
+            args = ["-fsS"] + [a for u in urls for a in ("-o", "/dev/null", u)]
+            runs = 3 if n >= 300 else 10
+            direct_t = median([timed([curl] + args, base_env) for _ in range(runs)])
+            shim_t = median([timed([shim_curl] + args, dict(base_env, WITHCACHE_SERVER=cache)) for _ in range(runs)])
+            many.append((n, direct_t, shim_t))
     finally:
         for p in procs:
             p.terminate()
@@ -400,6 +440,13 @@ http {{
     add16 = multi[2][1][2]
     lines.append(f"16 URLs, all hits: {add16 * 1000:+.2f} ms over curl fetching the 16 cache URLs (budget: ≤ +1.5 ms){' ok' if add16 <= 1.5e-3 else ' OVER'}")
     lines.append(f"Probe cost growth from 1 to 16 URLs: {growth * 1000:+.2f} ms")
+    lines.append("")
+    lines.append("| origin check (curl without -L; one real curl per command) | direct | through the shim | added |")
+    lines.append("|---|---|---|---|")
+    lines.append(f"| offline origin (blackholed), 1st call: the check's timeout (2 s), then the hit | — | {ms(first_offline)} | — |")
+    lines.append(f"| offline origin, later calls (remembered) vs curl on the cache URL | {ms(offline_later[0])} | {ms(offline_later[1])} | {offline_later[2] * 1000:+.2f} ms |")
+    for n, d, sh in many:
+        lines.append(f"| {n} URL(s), all held by the cache, vs the direct download | {ms(d)} | {ms(sh)} | {(sh - d) * 1000:+.1f} ms |")
     table = "\n".join(lines)
     print(table)
 

@@ -28,10 +28,11 @@ use crate::env_view::EnvView;
 use crate::planner::{
     CheckOption, OriginReply, OriginVerdict, Prepared, ProbeAnswer, origin_verdict,
 };
+use crate::tool::Tool;
+use std::ffi::OsStr;
 use std::io::{Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
 pub const CHECK_VAR: &str = "WITHCACHE_ORIGIN_CHECK";
@@ -46,12 +47,27 @@ pub struct Finding {
     pub said: String,
 }
 
+/// The real curl that asks: the command's own for curl; for wget, the
+/// real curl on PATH (skipping shims), if there is one.
+pub fn checker(tool: Tool, real: &Path, env: &dyn EnvView) -> Option<PathBuf> {
+    match tool {
+        Tool::Curl => Some(real.to_path_buf()),
+        Tool::Wget => {
+            let chain = crate::loop_guard::Chain::from_env(env);
+            crate::real_tool::locate_from_env(Tool::Curl, OsStr::new("curl"), env, &chain)
+                .1
+                .map(|l| l.path)
+        }
+    }
+}
+
 /// Replaces each hit whose origin answers make it wrong by `OriginNot2xx`
-/// or `OriginIdentity`; returns one finding per candidate. `chain` is what
+/// or `OriginIdentity` (without `real_curl` nobody asks, and such hits pass
+/// through); returns one finding per candidate. `chain` is what
 /// the shim hands the programs it runs (the loop guard's variables), so a
 /// `REAL_CURL` wrapper that calls `curl` reaches the real curl.
 pub fn apply(
-    real_curl: &Path,
+    real_curl: Option<&Path>,
     prepared: &Prepared,
     answers: &mut [ProbeAnswer],
     timeout: Duration,
@@ -75,8 +91,7 @@ pub fn apply(
     let now = SystemTime::now();
     let remembered = |key: &str| memory.as_ref().and_then(|m| m.down_for(key, now)).is_some();
 
-    let mut replies: Vec<(Option<OriginReply>, Option<OriginReply>)> =
-        vec![(None, None); answers.len()];
+    let mut replies: Replies = vec![(None, None); answers.len()];
     let mut head_ops = Vec::new();
     let mut get_ops = Vec::new();
     for &i in &asked {
@@ -99,15 +114,13 @@ pub fn apply(
         }
     }
     let deadline = Instant::now() + timeout;
-    let ask = |ops: &[usize],
-               get: bool,
-               replies: &mut Vec<(Option<OriginReply>, Option<OriginReply>)>| {
-        if ops.is_empty() {
+    let ask = |ops: &[usize], get: bool, replies: &mut Replies| {
+        let Some(real_curl) = real_curl.filter(|_| !ops.is_empty()) else {
             return;
-        }
-        let got = run_check(real_curl, prepared, ops, get, deadline, chain);
+        };
+        let mut got = run_check(real_curl, prepared, ops, get, deadline, chain);
         for &i in ops {
-            replies[i] = (got.get(&(i, true)).cloned(), got.get(&(i, false)).cloned());
+            replies[i] = std::mem::take(&mut got[i]);
         }
     };
     ask(&head_ops, false, &mut replies);
@@ -215,11 +228,11 @@ fn run_check(
     get: bool,
     deadline: Instant,
     chain: &[(&str, String)],
-) -> std::collections::HashMap<(usize, bool), OriginReply> {
+) -> Replies {
     let left = deadline.saturating_duration_since(Instant::now());
     // curl's own limit a little inside ours, so a slow origin reports a
     // timeout (exit 28) before the process is killed.
-    let per_transfer = left.mul_f64(0.9);
+    let per_transfer = left - left / 10;
     let mut config = Vec::new();
     for &i in ops {
         let cand = &prepared.candidates[i];
@@ -247,12 +260,13 @@ fn run_check(
         .arg(PARALLEL.to_string())
         .args(["-K", "-"])
         .envs(chain.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
         .stderr(Stdio::null());
     let out = run_with_deadline(cmd, config, deadline);
-    parse_lines(&out)
+    parse_lines(&out, prepared.candidates.len())
 }
+
+/// Per candidate: (with the command's credentials, without them).
+type Replies = Vec<(Option<OriginReply>, Option<OriginReply>)>;
 
 /// One operation of the check's config (curl's config file syntax).
 fn write_operation(
@@ -322,46 +336,55 @@ fn quote_into(out: &mut Vec<u8>, v: &[u8]) {
 }
 
 /// Runs `cmd` with `input` on its stdin and returns its stdout, killing it
-/// at the deadline (what it printed by then still counts).
+/// at the deadline (what it printed by then still counts). Both are
+/// memory files, not pipes: no thread is needed to feed or drain them, and
+/// a curl that dies early cannot kill the shim with SIGPIPE (which the
+/// shim leaves at its default, for the real tool's sake).
 fn run_with_deadline(mut cmd: Command, input: Vec<u8>, deadline: Instant) -> Vec<u8> {
+    use nix::sys::memfd::{MFdFlags, memfd_create};
+    use std::io::Seek;
+    let memory =
+        || memfd_create(c"cacheshim-check", MFdFlags::MFD_CLOEXEC).map(std::fs::File::from);
+    let (Ok(mut stdin), Ok(stdout)) = (memory(), memory()) else {
+        return Vec::new();
+    };
+    if stdin
+        .write_all(&input)
+        .and_then(|_| stdin.rewind())
+        .is_err()
+    {
+        return Vec::new();
+    }
+    let Ok(reader) = stdout.try_clone() else {
+        return Vec::new();
+    };
+    cmd.stdin(Stdio::from(stdin)).stdout(Stdio::from(stdout));
     let Ok(mut child) = cmd.spawn() else {
         return Vec::new();
     };
-    let stdin = child.stdin.take();
-    let stdout = child.stdout.take();
-    let (tx, rx) = mpsc::channel();
-    let io = move || {
-        // curl reads its whole config before any transfer: write, close, read.
-        if let Some(mut s) = stdin {
-            let _ = s.write_all(&input);
+    // The command is dropped with its copies of the descriptors.
+    drop(cmd);
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_micros(500)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break;
+            }
         }
-        let mut out = Vec::new();
-        if let Some(mut s) = stdout {
-            let _ = s.read_to_end(&mut out);
-        }
-        let _ = tx.send(out);
-    };
-    // Without a thread to be had (RLIMIT_NPROC), there could be no process
-    // either; the spawn above would have failed.
-    if std::thread::Builder::new().spawn(io).is_err() {
-        let _ = child.kill();
-        let _ = child.wait();
-        return Vec::new();
     }
-    let out = rx
-        .recv_timeout(
-            deadline.saturating_duration_since(Instant::now()) + Duration::from_millis(50),
-        )
-        .ok();
-    let _ = child.kill();
-    let _ = child.wait();
-    out.unwrap_or_default()
+    let mut out = Vec::new();
+    let mut reader = reader;
+    let _ = reader.rewind().and_then(|_| reader.read_to_end(&mut out));
+    out
 }
 
 /// `I W\tSTATUS\tEXIT\tETAG\tLENGTH\tLOCATION` per transfer.
-fn parse_lines(out: &[u8]) -> std::collections::HashMap<(usize, bool), OriginReply> {
+fn parse_lines(out: &[u8], candidates: usize) -> Replies {
     let text = String::from_utf8_lossy(out);
-    let mut replies = std::collections::HashMap::new();
+    let mut replies: Replies = vec![(None, None); candidates];
     for line in text.lines() {
         let mut f = line.split('\t');
         let (Some(tag), Some(status), Some(exit)) = (f.next(), f.next(), f.next()) else {
@@ -370,7 +393,11 @@ fn parse_lines(out: &[u8]) -> std::collections::HashMap<(usize, bool), OriginRep
         let Some((i, w)) = tag.split_once(' ') else {
             continue;
         };
-        let (Ok(i), Ok(status), Ok(exit)) = (i.parse(), status.parse(), exit.parse()) else {
+        let (Ok(i), Ok(status), Ok(exit)) = (i.parse::<usize>(), status.parse(), exit.parse())
+        else {
+            continue;
+        };
+        let Some(slot) = replies.get_mut(i) else {
             continue;
         };
         let reply = OriginReply {
@@ -380,7 +407,11 @@ fn parse_lines(out: &[u8]) -> std::collections::HashMap<(usize, bool), OriginRep
             length: f.next().unwrap_or_default().to_string(),
             location: f.next().unwrap_or_default().to_string(),
         };
-        replies.insert((i, w == "1"), reply);
+        if w == "1" {
+            slot.0 = Some(reply);
+        } else {
+            slot.1 = Some(reply);
+        }
     }
     replies
 }

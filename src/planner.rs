@@ -353,6 +353,12 @@ struct Facts {
     directory_prefix: Option<Vec<u8>>,
     origin_check_args: Vec<CheckOption>,
     identity_args: Vec<CheckOption>,
+    /// wget `--user`/`--password` and kin (`policy::WGET_CHALLENGE_CREDENTIALS`).
+    wget_challenge_credentials: bool,
+    /// A wget credential the check cannot ask about (certificates, FTP).
+    wget_unaskable_credential: Option<String>,
+    /// wget `--auth-no-challenge` (last state).
+    wget_auth_no_challenge: bool,
     ip_family: Option<IpFamily>,
 }
 
@@ -453,12 +459,17 @@ fn prepare_inner(input: &PlanInput) -> Result<Prepared, PassThrough> {
         .max_redirects
         .as_deref()
         .is_some_and(|v| v.trim_ascii() == b"0");
-    if tool == Tool::Wget && !facts.credentials.is_empty() {
-        // Whether the origin's answer depends on them is asked with the
-        // real curl, in curl's terms; wget's are not translated (yet).
+    if let Some(name) = &facts.wget_unaskable_credential {
+        // Whether the answer depends on a client certificate or an FTP login
+        // cannot be asked with a HEAD.
+        return Err(PassThrough::new(Reason::OriginIdentity, name.clone()));
+    }
+    if facts.wget_challenge_credentials && facts.wget_auth_no_challenge {
+        // Then they are sent at once, and would have to be asked about in
+        // curl's terms: not done.
         return Err(PassThrough::new(
             Reason::OriginIdentity,
-            "wget with origin credentials",
+            "--auth-no-challenge with --user/--password",
         ));
     }
     let origin_check = match tool {
@@ -517,7 +528,7 @@ fn prepare_inner(input: &PlanInput) -> Result<Prepared, PassThrough> {
                 origin,
                 questions: OriginQuestions {
                     redirect: origin_check,
-                    identity: !facts.credentials.is_empty(),
+                    identity: !facts.identity_args.is_empty(),
                 },
             }),
             Err(why) => skipped.push(Skipped { index, why }),
@@ -600,6 +611,7 @@ fn merge_config_first(facts: &mut Facts, config: Facts) {
     facts.wget_glob = facts.wget_glob.or(config.wget_glob);
     facts.directory_prefix = facts.directory_prefix.take().or(config.directory_prefix);
     facts.ip_family = facts.ip_family.or(config.ip_family);
+    facts.wget_auth_no_challenge |= config.wget_auth_no_challenge;
     let mut check = config.origin_check_args;
     check.append(&mut facts.origin_check_args);
     facts.origin_check_args = check;
@@ -635,14 +647,29 @@ fn apply(tool: Tool, occ: &Occurrence, from_config: bool, facts: &mut Facts) {
         } else {
             facts.credentials.push(Credential {
                 span: occ.span,
-                name,
+                name: name.clone(),
                 is_switch: matches!(occ.spec.takes, Takes::Bool | Takes::None),
             });
-            facts.identity_args.push(check_option(occ));
+            // What the check's curl sends to ask whether the answer depends
+            // on it: curl's own options; of wget's, its headers.
+            match (tool, occ.spec.long) {
+                (Tool::Curl, _) | (Tool::Wget, "header") => {
+                    facts.identity_args.push(check_option(occ))
+                }
+                (Tool::Wget, long) if policy::WGET_CHALLENGE_CREDENTIALS.contains(&long) => {
+                    facts.wget_challenge_credentials = true
+                }
+                (Tool::Wget, _) => {
+                    facts.wget_unaskable_credential.get_or_insert(name);
+                }
+            }
         }
     };
     if tool == Tool::Wget && occ.spec.long == "no-config" {
         facts.wget_no_config = occ.enabled;
+    }
+    if tool == Tool::Wget && occ.spec.long == "auth-no-challenge" {
+        facts.wget_auth_no_challenge = occ.enabled;
     }
     // Config-file options too: the check's curl runs with -q.
     if tool == Tool::Curl && policy::CURL_ORIGIN_CHECK_OPTIONS.contains(&occ.spec.long) {

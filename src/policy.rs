@@ -326,6 +326,23 @@ pub const CURL_ORIGIN_CHECK_OPTIONS: &[&str] = &[
     "referer",
 ];
 
+/// wget credentials sent only after the origin asks for them (a 401 with a
+/// challenge), unless `--auth-no-challenge`: the direct download gets the
+/// anonymous answer when the origin gives one, and otherwise the one an
+/// authorised client gets, which is what the cache holds. Their removal
+/// needs no identity question. wget's other credentials (client
+/// certificates, FTP logins) cannot be asked about with curl's HEAD: such
+/// commands pass through.
+pub const WGET_CHALLENGE_CREDENTIALS: &[&str] = &[
+    "user",
+    "password",
+    "http-user",
+    "http-password",
+    "http-passwd",
+    "ask-password",
+    "use-askpass",
+];
+
 /// What a request header means, by its name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HeaderKind {

@@ -126,26 +126,18 @@ fn reserve_standard_fds() {
 }
 
 /// Planning and probing must never cost the user the download: a bug that
-/// panics in them means the real tool runs exactly as written.
+/// panics in them means the real tool runs exactly as written (the panic
+/// hook execs it; see `panics`).
 fn decide_or_fall_back(
     tool: Tool,
     args: Vec<OsString>,
     env: &dyn EnvView,
     target_bytes: TargetBytes,
     real: &Path,
-    chain_vars: &[(&str, String)],
+    chain_vars: &[(&'static str, String)],
 ) -> (Vec<OsString>, String) {
-    let name = tool.name();
-    crate::panics::report_as_one_line(move |at, msg| {
-        format!(
-            "{name}: cacheshim: internal error at {at}: {msg}; running the real {name} as written"
-        )
-    });
-    let kept = args.clone();
-    let decided = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        decide(tool, args, env, target_bytes, real, chain_vars)
-    }));
-    decided.unwrap_or_else(|_| (kept, "pass-through (internal error)".into()))
+    crate::panics::fall_back_to(real.to_path_buf(), tool, args.clone(), chain_vars.to_vec());
+    decide(tool, args, env, target_bytes, real, chain_vars)
 }
 
 /// The final argv and a one-line account of the decision (server set).
@@ -207,8 +199,15 @@ fn decide(
             {
                 m.mark_down(&route);
             }
-            let findings =
-                origin_check::apply(real, &prepared, &mut answers, timeout, chain_vars, env);
+            let checker = origin_check::checker(tool, real, env);
+            let findings = origin_check::apply(
+                checker.as_deref(),
+                &prepared,
+                &mut answers,
+                timeout,
+                chain_vars,
+                env,
+            );
             let outcome = planner::finish(&args, &prepared, &answers);
             let said = describe(&outcome, &prepared, &answers, &findings);
             match outcome {

@@ -35,10 +35,8 @@ pub fn usage<T>(msg: impl Into<String>) -> Result<T, Usage> {
 /// `run`, with a bug reported as one line and exit status 70 (EX_SOFTWARE)
 /// instead of a panic message and an abort.
 pub fn run_catching_panics(args: &[OsString]) -> i32 {
-    crate::panics::report_as_one_line(|at, msg| {
-        format!("cacheshim: internal error at {at}: {msg}")
-    });
-    std::panic::catch_unwind(|| run(args)).unwrap_or(70)
+    crate::panics::exit_on_panic();
+    run(args)
 }
 
 /// Returns the exit status.

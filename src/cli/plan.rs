@@ -112,8 +112,9 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
                 (None, None) => {
                     if let Some(r) = &real {
                         let chain_vars = chain.passed_on(None, r.override_id);
+                        let checker = crate::origin_check::checker(tool, &r.path, &env);
                         let findings = crate::origin_check::apply(
-                            &r.path,
+                            checker.as_deref(),
                             &prepared,
                             &mut answers,
                             settings::probe_timeout(&env),
