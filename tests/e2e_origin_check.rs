@@ -366,3 +366,68 @@ fn credentials_are_removed_only_when_the_answer_does_not_depend_on_them() {
         "served from the cache"
     );
 }
+
+#[test]
+fn an_origin_whose_name_cannot_be_resolved_serves_the_hit() {
+    // In a network namespace of its own (only loopback, so the lookup of
+    // the origin's name fails at once and nothing leaves this machine): a
+    // static cache host (python's http.server over the b/<token>/<name>
+    // layout), the shim as curl, and the origin's name unresolvable.
+    let Some(bin) = parts() else { return };
+    let ip = which("ip").is_some() || std::path::Path::new("/usr/sbin/ip").exists();
+    if which("unshare").is_none() || which("python3").is_none() || !ip {
+        missing_part("unshare, ip and python3");
+        return;
+    }
+    if !nix::unistd::geteuid().is_root() {
+        missing_part("root (for a network namespace)");
+        return;
+    }
+    // (A fixed port is fine: the namespace is this test's alone.)
+    let dir = tempfile::tempdir().unwrap();
+    let url = "http://no-such-host.example/cuda/cuda_12.4.0_linux.run";
+    let held = dir
+        .path()
+        .join("cache")
+        .join(cache_path(url).trim_start_matches('/'));
+    std::fs::create_dir_all(held.parent().unwrap()).unwrap();
+    std::fs::write(&held, ARTIFACT).unwrap();
+    std::fs::create_dir_all(dir.path().join("bin")).unwrap();
+    std::os::unix::fs::symlink(&bin, dir.path().join("bin/curl")).unwrap();
+    for d in ["direct", "shim"] {
+        std::fs::create_dir_all(dir.path().join(d)).unwrap();
+    }
+    let d = dir.path().display();
+    let script = format!(
+        "ip link set lo up || /usr/sbin/ip link set lo up
+         python3 -m http.server --bind 127.0.0.1 18555 -d {d}/cache >/dev/null 2>&1 &
+         server=$!
+         for i in $(seq 50); do curl -s -o /dev/null http://127.0.0.1:18555/ && break; sleep 0.1; done
+         (cd {d}/direct && curl -fsSO {url}); echo direct=$?
+         (cd {d}/shim && PATH={d}/bin:$PATH WITHCACHE_SERVER=http://127.0.0.1:18555 curl -fsSO {url}); echo shim=$?
+         kill $server"
+    );
+    let mut cmd = clean_command("unshare");
+    cmd.args(["-n", "sh", "-c", &script])
+        .env("PATH", "/usr/sbin:/usr/bin:/bin");
+    let out = run_bounded(&mut cmd, std::time::Duration::from_secs(30));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("direct=6"),
+        "{said} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.contains("shim=0"),
+        "{said} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = std::fs::read(dir.path().join("shim/cuda_12.4.0_linux.run")).unwrap();
+    assert_eq!(got, ARTIFACT);
+    assert!(
+        std::fs::read_dir(dir.path().join("direct"))
+            .unwrap()
+            .next()
+            .is_none()
+    );
+}
