@@ -245,6 +245,10 @@ fn run_check(
             if with_credentials {
                 options.extend(prepared.identity_args.iter().cloned());
             }
+            if !cand.questions.redirect {
+                // The command follows redirects (-L): so does the question.
+                options.push(("location".into(), None));
+            }
             write_operation(
                 &mut config,
                 &cand.origin.url,
@@ -311,7 +315,7 @@ fn write_operation(
         "write-out",
         Some(
             format!(
-                "{tag}\\t%{{http_code}}\\t%{{exitcode}}\\t%header{{etag}}\\t%header{{content-length}}\\t%{{redirect_url}}\\n"
+                "{tag}\\t%{{http_code}}\\t%{{exitcode}}\\t%header{{etag}}\\t%header{{content-length}}\\t%{{redirect_url}}\\t%header{{content-encoding}}\\n"
             )
             .as_bytes(),
         ),
@@ -406,6 +410,7 @@ fn parse_lines(out: &[u8], candidates: usize) -> Replies {
             etag: f.next().unwrap_or_default().to_string(),
             length: f.next().unwrap_or_default().to_string(),
             location: f.next().unwrap_or_default().to_string(),
+            encoding: f.next().unwrap_or_default().to_string(),
         };
         if w == "1" {
             slot.0 = Some(reply);

@@ -55,11 +55,14 @@ pub struct OriginQuestions {
     pub redirect: bool,
     /// Credentials would be removed: does the origin's answer depend on them?
     pub identity: bool,
+    /// curl `--compressed`: does the origin send the file encoded (then curl
+    /// would decode what the cache holds as sent)?
+    pub encoding: bool,
 }
 
 impl OriginQuestions {
     pub fn any(self) -> bool {
-        self.redirect || self.identity
+        self.redirect || self.identity || self.encoding
     }
 
     pub fn names(self) -> Vec<&'static str> {
@@ -69,6 +72,9 @@ impl OriginQuestions {
         }
         if self.identity {
             v.push("identity");
+        }
+        if self.encoding {
+            v.push("encoding");
         }
         v
     }
@@ -86,6 +92,8 @@ pub struct OriginReply {
     pub length: String,
     /// Where a 3xx points.
     pub location: String,
+    /// `Content-Encoding` of the answer.
+    pub encoding: String,
 }
 
 /// curl exit codes that mean the origin could not be asked at all: no name
@@ -126,6 +134,8 @@ pub enum OriginVerdict {
     Not2xx,
     /// The answer depends on the credentials the rewrite would remove.
     DependsOnIdentity,
+    /// The origin sends the file encoded, which curl `--compressed` decodes.
+    Encoded,
     /// No usable answer (the check could not run, or gave none in time):
     /// the command passes through.
     Unknown,
@@ -151,6 +161,9 @@ pub fn origin_verdict(
     if questions.redirect && !(200..300).contains(&main.status) {
         return OriginVerdict::Not2xx;
     }
+    if questions.encoding && !matches!(main.encoding.trim(), "" | "identity") {
+        return OriginVerdict::Encoded;
+    }
     if questions.identity {
         let Some(anon) = anonymous else {
             return OriginVerdict::Unknown;
@@ -175,6 +188,7 @@ impl OriginVerdict {
             OriginVerdict::Offline => "offline",
             OriginVerdict::Not2xx => "not-2xx",
             OriginVerdict::DependsOnIdentity => "depends-on-identity",
+            OriginVerdict::Encoded => "encoded",
             OriginVerdict::Unknown => "unknown",
         }
     }
@@ -185,6 +199,7 @@ impl OriginVerdict {
             OriginVerdict::Holds | OriginVerdict::Offline => hit,
             OriginVerdict::Not2xx | OriginVerdict::Unknown => ProbeAnswer::OriginNot2xx,
             OriginVerdict::DependsOnIdentity => ProbeAnswer::OriginIdentity,
+            OriginVerdict::Encoded => ProbeAnswer::OriginEncoded,
         }
     }
 }
@@ -259,6 +274,9 @@ pub enum ProbeAnswer {
     /// In the cache, but the origin's answer depends on the credentials the
     /// rewrite would remove. Counts as a miss.
     OriginIdentity,
+    /// In the cache, but the origin sends it encoded and curl `--compressed`
+    /// would decode it. Counts as a miss.
+    OriginEncoded,
 }
 
 impl ProbeAnswer {
@@ -273,6 +291,7 @@ impl ProbeAnswer {
             ProbeAnswer::Unprobeable => "unprobeable",
             ProbeAnswer::OriginNot2xx => "origin-not-2xx",
             ProbeAnswer::OriginIdentity => "origin-identity",
+            ProbeAnswer::OriginEncoded => "origin-encoded",
         }
     }
 
@@ -289,6 +308,7 @@ impl ProbeAnswer {
             "unprobeable" => ProbeAnswer::Unprobeable,
             "origin-not-2xx" => ProbeAnswer::OriginNot2xx,
             "origin-identity" => ProbeAnswer::OriginIdentity,
+            "origin-encoded" => ProbeAnswer::OriginEncoded,
             _ => return None,
         })
     }
@@ -346,7 +366,6 @@ struct Facts {
     max_redirects: Option<Vec<u8>>,
     /// wget `--content-disposition` / `--trust-server-names` (last state).
     server_names_file: Option<bool>,
-    timestamping: Option<bool>,
     /// wget `--glob` (last state; on by default).
     wget_glob: Option<bool>,
     /// wget `-P`.
@@ -359,6 +378,10 @@ struct Facts {
     wget_unaskable_credential: Option<String>,
     /// wget `--auth-no-challenge` (last state).
     wget_auth_no_challenge: bool,
+    /// curl `--compressed` (last state).
+    compressed: Option<bool>,
+    /// wget `-N` (last state).
+    timestamping: Option<bool>,
     ip_family: Option<IpFamily>,
 }
 
@@ -448,6 +471,12 @@ fn prepare_inner(input: &PlanInput) -> Result<Prepared, PassThrough> {
             return Err(b.pass.clone());
         }
     }
+    if facts.timestamping == Some(true) && !facts.output_document {
+        // The origin's dates decide whether to download and give the file
+        // its time: a hit would give the cache host's (with -O wget ignores
+        // -N).
+        return Err(PassThrough::new(Reason::OriginMetadata, "--timestamping"));
+    }
     if facts.server_names_file == Some(true) && !facts.output_document {
         // With -O the server cannot choose the name; without it, it can.
         return Err(PassThrough::new(
@@ -515,12 +544,7 @@ fn prepare_inner(input: &PlanInput) -> Result<Prepared, PassThrough> {
     let mut skipped = Vec::new();
     for index in url_indexes {
         let raw = input.args[index].as_bytes();
-        let checked = rewritable(tool, raw, &facts, &blob_prefix, keep_query).and_then(|origin| {
-            if tool == Tool::Wget && facts.timestamping == Some(true) && !facts.output_document {
-                wget_target_is_new(&origin, &facts, input.config)?;
-            }
-            Ok(origin)
-        });
+        let checked = rewritable(tool, raw, &facts, &blob_prefix, keep_query);
         match checked {
             Ok(origin) => candidates.push(Candidate {
                 index,
@@ -529,6 +553,7 @@ fn prepare_inner(input: &PlanInput) -> Result<Prepared, PassThrough> {
                 questions: OriginQuestions {
                     redirect: origin_check,
                     identity: !facts.identity_args.is_empty(),
+                    encoding: facts.compressed == Some(true),
                 },
             }),
             Err(why) => skipped.push(Skipped { index, why }),
@@ -559,29 +584,6 @@ fn prepare_inner(input: &PlanInput) -> Result<Prepared, PassThrough> {
     })
 }
 
-/// wget `-N` is a plain download when the file it would write does not
-/// exist yet (`-P DIR` + the URL's decoded last segment); otherwise its
-/// answer depends on the origin's dates: the URL is left alone.
-fn wget_target_is_new(
-    origin: &Origin,
-    facts: &Facts,
-    files: &dyn ConfigSource,
-) -> Result<(), NotRewritable> {
-    let name = percent_encoding::percent_decode_str(&origin.file_name).collect::<Vec<u8>>();
-    if name.iter().any(|&b| b == b'/' || b < b' ' || b == 0x7f) {
-        // wget would escape these: not a name we can predict.
-        return Err(NotRewritable::TimestampedFileExists);
-    }
-    let mut path = std::path::PathBuf::from(std::ffi::OsStr::from_bytes(
-        facts.directory_prefix.as_deref().unwrap_or(b"."),
-    ));
-    path.push(std::ffi::OsStr::from_bytes(&name));
-    if files.exists(&path) {
-        return Err(NotRewritable::TimestampedFileExists);
-    }
-    Ok(())
-}
-
 /// Config-file settings sit before argv: argv's later settings win.
 fn merge_config_first(facts: &mut Facts, config: Facts) {
     let mut blocks = config.blocks;
@@ -597,6 +599,12 @@ fn merge_config_first(facts: &mut Facts, config: Facts) {
     if facts.proxy.no_proxy.is_none() {
         facts.proxy.no_proxy = config.proxy.no_proxy;
     }
+    if facts.proxy.user.is_none() {
+        facts.proxy.user = config.proxy.user;
+    }
+    if facts.proxy.password.is_none() {
+        facts.proxy.password = config.proxy.password;
+    }
     facts.proxy.wgetrc_no_proxy = config.proxy.wgetrc_no_proxy;
     if facts.proto.is_none() {
         facts.proto = config.proto;
@@ -607,11 +615,12 @@ fn merge_config_first(facts: &mut Facts, config: Facts) {
     facts.follows_redirects = facts.follows_redirects.or(config.follows_redirects);
     facts.max_redirects = facts.max_redirects.take().or(config.max_redirects);
     facts.server_names_file = facts.server_names_file.or(config.server_names_file);
-    facts.timestamping = facts.timestamping.or(config.timestamping);
     facts.wget_glob = facts.wget_glob.or(config.wget_glob);
     facts.directory_prefix = facts.directory_prefix.take().or(config.directory_prefix);
     facts.ip_family = facts.ip_family.or(config.ip_family);
     facts.wget_auth_no_challenge |= config.wget_auth_no_challenge;
+    facts.compressed = facts.compressed.or(config.compressed);
+    facts.timestamping = facts.timestamping.or(config.timestamping);
     let mut check = config.origin_check_args;
     check.append(&mut facts.origin_check_args);
     facts.origin_check_args = check;
@@ -699,6 +708,14 @@ fn apply(tool: Tool, occ: &Occurrence, from_config: bool, facts: &mut Facts) {
                 facts.url_values.push(i);
             }
         }
+        Effect::Header
+            if header_name(value).eq_ignore_ascii_case("referer")
+                && policy::referer_carries_secret(
+                    value.splitn(2, |&b| b == b':').nth(1).unwrap_or_default(),
+                ) =>
+        {
+            block(Reason::RefererSecret, "--header Referer".into())
+        }
         Effect::Header => match policy::header_kind(value) {
             HeaderKind::Neutral => {}
             HeaderKind::Credential => {
@@ -711,7 +728,18 @@ fn apply(tool: Tool, occ: &Occurrence, from_config: bool, facts: &mut Facts) {
         Effect::FollowRedirects => facts.follows_redirects = Some(occ.enabled),
         Effect::MaxRedirects => facts.max_redirects = Some(value.to_vec()),
         Effect::ServerNamesFile => facts.server_names_file = Some(occ.enabled),
+        Effect::Compressed => facts.compressed = Some(occ.enabled),
         Effect::Timestamping => facts.timestamping = Some(occ.enabled),
+        Effect::Referer => {
+            if policy::referer_carries_secret(value) {
+                block(Reason::RefererSecret, long_name(occ));
+            }
+        }
+        Effect::ProxyUser => match tool {
+            Tool::Curl => facts.proxy.user = Some(value.to_vec()),
+            Tool::Wget if occ.spec.long == "proxy-user" => facts.proxy.user = Some(value.to_vec()),
+            Tool::Wget => facts.proxy.password = Some(value.to_vec()),
+        },
         Effect::WgetGlob => facts.wget_glob = Some(occ.enabled),
         Effect::Request => {
             if value != b"GET" {
@@ -804,6 +832,7 @@ pub fn finish(args: &[OsString], prepared: &Prepared, answers: &[ProbeAnswer]) -
     let mut any_unreachable = false;
     let mut any_not_2xx = false;
     let mut any_identity = false;
+    let mut any_encoded = false;
     for (cand, answer) in prepared.candidates.iter().zip(answers) {
         match answer {
             ProbeAnswer::Hit { accepts_ranges } if *accepts_ranges || !prepared.needs_ranges => {
@@ -811,6 +840,7 @@ pub fn finish(args: &[OsString], prepared: &Prepared, answers: &[ProbeAnswer]) -
             }
             ProbeAnswer::OriginNot2xx => any_not_2xx = true,
             ProbeAnswer::OriginIdentity => any_identity = true,
+            ProbeAnswer::OriginEncoded => any_encoded = true,
             ProbeAnswer::Hit { .. } | ProbeAnswer::Miss | ProbeAnswer::Unprobeable => {}
             ProbeAnswer::Unreachable => any_unreachable = true,
         }
@@ -820,6 +850,8 @@ pub fn finish(args: &[OsString], prepared: &Prepared, answers: &[ProbeAnswer]) -
             Reason::Unreachable
         } else if any_identity {
             Reason::OriginIdentity
+        } else if any_encoded {
+            Reason::Encoding
         } else if any_not_2xx {
             Reason::OriginNot2xx
         } else {

@@ -52,6 +52,21 @@ pub enum Reason {
     /// remove (or, for wget, cannot be asked with them): the cache's
     /// credential-less copy may not be the user's.
     OriginIdentity,
+    /// The command constrains the origin's TLS identity or handshake
+    /// (pinning, CRLs, minimum versions, ciphers): a hit from a plain-http
+    /// cache host would skip the check that could fail directly.
+    TlsConstraint,
+    /// A redirect policy other than a plain `-L` (a bound, protocols,
+    /// trusted locations) or a path sent as is: the cache's plain GET may
+    /// not be what this command would get.
+    RedirectPolicy,
+    /// The response's encoding is decoded or kept as the origin sent it
+    /// (`--compressed`, `--tr-encoding`): the cache's bytes may differ.
+    Encoding,
+    /// A Referer that carries userinfo or a query would go to the cache host.
+    RefererSecret,
+    /// A proxy authentication the probe cannot do (Digest, NTLM, Negotiate).
+    ProxyAuth,
 }
 
 impl Reason {
@@ -87,6 +102,11 @@ impl Reason {
             Reason::OriginNot2xx => "origin-not-2xx",
             Reason::ArgListTooLong => "arg-list-too-long",
             Reason::OriginIdentity => "origin-identity",
+            Reason::TlsConstraint => "tls-constraint",
+            Reason::RedirectPolicy => "redirect-policy",
+            Reason::Encoding => "encoding",
+            Reason::RefererSecret => "referer-secret",
+            Reason::ProxyAuth => "proxy-auth",
         }
     }
 
@@ -120,6 +140,11 @@ impl Reason {
         Reason::OriginNot2xx,
         Reason::ArgListTooLong,
         Reason::OriginIdentity,
+        Reason::TlsConstraint,
+        Reason::RedirectPolicy,
+        Reason::Encoding,
+        Reason::RefererSecret,
+        Reason::ProxyAuth,
     ];
 }
 
@@ -143,7 +168,14 @@ pub enum Effect {
     /// names the file, unless `-O` does.
     ServerNamesFile,
     /// wget `-N`: a plain download when none of the files exists yet.
+    /// curl `--compressed`: the origin is asked whether it encodes the file.
+    Compressed,
+    /// wget `-N`.
     Timestamping,
+    /// `-e`/`--referer` (and wget's `--referer`): checked for secrets.
+    Referer,
+    /// Proxy credentials: the probe sends them to the proxy, as the tool does.
+    ProxyUser,
     /// wget `--glob` (on by default): `ftp://` URLs with `*?[]` are patterns.
     WgetGlob,
     /// wget `-P`: where `-N` would look for its files.
@@ -195,6 +227,24 @@ fn curl_effect(long: &str) -> Effect {
         | "etag-save" | "time-cond" | "cookie-jar" | "hsts" | "alt-svc" | "ssl-sessions"
         | "libcurl" | "xattr" | "raw" => Pass(R::OriginMetadata),
         "cookie" => Pass(R::SendsCookies),
+        // The user asked for the origin's time on the file: a hit gives the
+        // cache host's (withcache-server sends none: the time of download).
+        "remote-time" => Pass(R::OriginMetadata),
+        // Constraints on the origin's TLS identity or handshake: a hit from
+        // a plain-http cache host would skip them (`--cacert`, `--capath`
+        // and `-k` only say whom to trust: neutral, and carried to the
+        // origin check).
+        "pinnedpubkey" | "crlfile" | "tlsv1" | "tlsv1.0" | "tlsv1.1" | "tlsv1.2" | "tlsv1.3"
+        | "tls-max" | "ciphers" | "tls13-ciphers" | "curves" | "cert-status" | "sslv2"
+        | "sslv3" | "ssl-reqd" => Pass(R::TlsConstraint),
+        "proto-redir" | "location-trusted" | "path-as-is" => Pass(R::RedirectPolicy),
+        // --compressed: provably the same only when the origin sends the
+        // file unencoded (asked with the origin check); --tr-encoding: rare.
+        "compressed" => Compressed,
+        "tr-encoding" => Pass(R::Encoding),
+        "proxy-digest" | "proxy-ntlm" | "proxy-negotiate" | "proxy-anyauth" => Pass(R::ProxyAuth),
+        "proxy-user" => ProxyUser,
+        "referer" => Referer,
         // Change what is requested or where the connection goes, so the probe
         // would not see what the real curl will do.
         "request-target"
@@ -235,7 +285,7 @@ fn curl_effect(long: &str) -> Effect {
         "url" => Url,
         "header" => Header,
         "request" => Request,
-        "location" | "location-trusted" => FollowRedirects,
+        "location" => FollowRedirects,
         "max-redirs" => MaxRedirects,
         "continue-at" | "range" => Resume,
         "write-out" => WriteOut,
@@ -274,7 +324,12 @@ fn wget_effect(long: &str) -> Effect {
         "proxy" => Proxy,
         "output-document" => OutputDocument,
         "content-disposition" | "trust-server-names" => ServerNamesFile,
+        // The origin's dates decide (and the file gets them): a hit would
+        // give the cache host's; with -O wget ignores -N (planner).
         "timestamping" => Timestamping,
+        "pinnedpubkey" | "crl-file" | "secure-protocol" | "ciphers" => Pass(R::TlsConstraint),
+        "referer" => Referer,
+        "proxy-user" | "proxy-password" => ProxyUser,
         "max-redirect" => MaxRedirects,
         "glob" => WgetGlob,
         "bind-address" | "bind-dns-address" | "dns-servers" => Pass(R::RequestChanges),
@@ -342,6 +397,20 @@ pub const WGET_CHALLENGE_CREDENTIALS: &[&str] = &[
     "ask-password",
     "use-askpass",
 ];
+
+/// A Referer that would hand a secret to the cache host along with the
+/// download: userinfo in its authority, or a query or fragment (where
+/// tokens and signatures live). Such commands pass through.
+pub fn referer_carries_secret(value: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(value);
+    let text = text.trim();
+    let after_scheme = text.split_once("://").map_or(text, |(_, rest)| rest);
+    let authority = after_scheme
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or_default();
+    authority.contains('@') || text.contains(['?', '#'])
+}
 
 /// What a request header means, by its name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -421,16 +490,15 @@ pub fn header_kind(value: &[u8]) -> HeaderKind {
 /// from the origin or the cache (timings differ run to run anyway). Anything
 /// else (`url_effective`, `remote_ip`, `content_type`, `%header{}`, …) would
 /// show the cache host or its answer, so it passes through.
+/// Only what is equal by construction: the status (an origin may answer
+/// 203 where the cache says 200), the size (encodings) and the connection
+/// count (the cache host's keep-alive) are not.
 const SAME_ON_HIT_WRITE_OUT: &[&str] = &[
-    "http_code",
-    "response_code",
     "method",
-    "size_download",
     "speed_download",
     "filename_effective",
     "exitcode",
     "urlnum",
-    "num_connects",
     "onerror",
     "stdout",
     "stderr",
@@ -794,9 +862,12 @@ mod tests {
 
     #[test]
     fn write_out_variables() {
-        assert!(write_out_same_on_hit(b"%{http_code}\\n").is_ok());
-        assert!(write_out_same_on_hit(b"100%% %{size_download} %{time_total}").is_ok());
-        assert!(write_out_same_on_hit(b"%output{log}%{http_code}").is_ok());
+        // (issue 16 changed these: http_code and size_download were allowed)
+        assert!(write_out_same_on_hit(b"%{http_code}\\n").is_err());
+        assert!(write_out_same_on_hit(b"%{size_download}").is_err());
+        assert!(write_out_same_on_hit(b"%{num_connects}").is_err());
+        assert!(write_out_same_on_hit(b"100%% %{filename_effective} %{time_total}").is_ok());
+        assert!(write_out_same_on_hit(b"%output{log}%{exitcode}").is_ok());
         assert!(write_out_same_on_hit(b"%{url_effective}").is_err());
         assert!(write_out_same_on_hit(b"%{remote_ip}").is_err());
         assert!(write_out_same_on_hit(b"%header{etag}").is_err());

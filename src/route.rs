@@ -70,6 +70,10 @@ pub struct ProxyOverrides {
     pub disabled: bool,
     /// BusyBox wget reads no `no_proxy` (its `wget.c` has none).
     pub ignores_no_proxy: bool,
+    /// curl `-U user:password`, wget `--proxy-user`: beats the proxy URL's.
+    pub user: Option<Vec<u8>>,
+    /// wget `--proxy-password`.
+    pub password: Option<Vec<u8>>,
 }
 
 /// Err carries a short description of a proxy the probe cannot use.
@@ -113,7 +117,22 @@ pub fn probe_route(
     match proxy {
         None => Ok(ProbeRoute::Direct),
         Some(p) if p.trim().is_empty() => Ok(ProbeRoute::Direct),
-        Some(p) => http_proxy(p.trim(), default_proxy_port(tool)).map(ProbeRoute::HttpProxy),
+        Some(p) => {
+            let mut proxy = http_proxy(p.trim(), default_proxy_port(tool))?;
+            // Proxy credentials go to the proxy with the probe, Basic and at
+            // once, as both tools send them (never to the cache host).
+            if let Some(user) = &overrides.user {
+                let mut pair = user.clone();
+                if let Some(pw) = &overrides.password {
+                    pair.push(b':');
+                    pair.extend(pw);
+                } else if !pair.contains(&b':') {
+                    pair.push(b':');
+                }
+                proxy.basic_auth = Some(base64::engine::general_purpose::STANDARD.encode(pair));
+            }
+            Ok(ProbeRoute::HttpProxy(proxy))
+        }
     }
 }
 

@@ -201,6 +201,7 @@ fn assumed_origin(v: &str) -> Option<(OriginReply, OriginReply)> {
         },
         length: String::new(),
         location: location.into(),
+        encoding: String::new(),
     };
     Some(match v {
         "2xx" => (reply(200, 0, ""), reply(200, 0, "")),
