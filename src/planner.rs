@@ -488,6 +488,19 @@ fn prepare_inner(input: &PlanInput) -> Result<Prepared, PassThrough> {
         .max_redirects
         .as_deref()
         .is_some_and(|v| v.trim_ascii() == b"0");
+    // A bound on the redirects followed (other than none, asked as the
+    // redirect question, and curl's -1, no bound): a longer chain fails
+    // directly (curl exit 47, wget 8) where the cache serves the final file.
+    let follows = tool == Tool::Wget || facts.follows_redirects == Some(true);
+    if follows
+        && let Some(v) = facts.max_redirects.as_deref()
+        && !matches!(v.trim_ascii(), b"0" | b"-1")
+    {
+        return Err(PassThrough::new(
+            Reason::RedirectPolicy,
+            format!("a bound of {} redirects", String::from_utf8_lossy(v.trim_ascii())),
+        ));
+    }
     if let Some(name) = &facts.wget_unaskable_credential {
         // Whether the answer depends on a client certificate or an FTP login
         // cannot be asked with a HEAD.

@@ -97,6 +97,19 @@ const CORPUS: &[Inv] = &[
             "f",
             "{a}",
         ],
+        // Issue 16: the status and the size are not equal by construction
+        // (an origin may answer 203, or encode): it was Cache.
+        Origin,
+    ),
+    inv(
+        Curl,
+        &[
+            "-s",
+            "-w",
+            "%{filename_effective} %{exitcode}\\n",
+            "-O",
+            "{a}",
+        ],
         Cache,
     ),
     Inv {

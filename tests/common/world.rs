@@ -264,12 +264,21 @@ pub fn internet() -> TestServer {
 }
 
 /// What one run left behind.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Outcome {
     pub code: Option<i32>,
     pub stdout: Vec<u8>,
     /// Every file under the working directory: relative name -> bytes.
     pub files: BTreeMap<String, Vec<u8>>,
+    /// Their modification times (seconds), compared only where a test asks
+    /// (`-R`, `-N`): a plain download's time is when it ran.
+    pub mtimes: BTreeMap<String, i64>,
+}
+
+impl PartialEq for Outcome {
+    fn eq(&self, other: &Outcome) -> bool {
+        (self.code, &self.stdout, &self.files) == (other.code, &other.stdout, &other.files)
+    }
 }
 
 /// Runs a tool with the internet as its proxy, in a fresh directory.
@@ -322,6 +331,7 @@ impl Runner {
             code: out.status.code(),
             stdout: out.stdout,
             files: files_under(work.path()),
+            mtimes: mtimes_under(work.path()),
         }
     }
 
@@ -353,6 +363,17 @@ fn output_dirs(args: &[OsString]) -> Vec<PathBuf> {
     }
     dirs.retain(|d| !d.as_os_str().is_empty() && d.is_relative());
     dirs
+}
+
+fn mtimes_under(root: &Path) -> BTreeMap<String, i64> {
+    use std::os::unix::fs::MetadataExt;
+    let mut found = BTreeMap::new();
+    for e in std::fs::read_dir(root).into_iter().flatten().flatten() {
+        if let Ok(m) = e.metadata() {
+            found.insert(e.file_name().to_string_lossy().into_owned(), m.mtime());
+        }
+    }
+    found
 }
 
 fn files_under(root: &Path) -> BTreeMap<String, Vec<u8>> {
