@@ -498,7 +498,10 @@ fn prepare_inner(input: &PlanInput) -> Result<Prepared, PassThrough> {
     {
         return Err(PassThrough::new(
             Reason::RedirectPolicy,
-            format!("a bound of {} redirects", String::from_utf8_lossy(v.trim_ascii())),
+            format!(
+                "a bound of {} redirects",
+                String::from_utf8_lossy(v.trim_ascii())
+            ),
         ));
     }
     if let Some(name) = &facts.wget_unaskable_credential {
