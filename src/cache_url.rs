@@ -109,9 +109,11 @@ pub enum NotRewritable {
     /// `WITHCACHE_KEEP_QUERY` says the host keys on the full URL).
     Query,
     QueryNamesFile,
-    /// wget `-N` and the file it would write exists already.
-    TimestampedFileExists,
     AlreadyCacheUrl,
+    /// The answer depends on the machine or network that asks (loopback,
+    /// link-local and metadata endpoints, private ranges, site-local names):
+    /// `machine_local`.
+    MachineLocal,
 }
 
 impl NotRewritable {
@@ -127,8 +129,8 @@ impl NotRewritable {
             NotRewritable::Glob => "glob",
             NotRewritable::Query => "query",
             NotRewritable::QueryNamesFile => "query-names-file",
-            NotRewritable::TimestampedFileExists => "timestamped-file-exists",
             NotRewritable::AlreadyCacheUrl => "already-cache-url",
+            NotRewritable::MachineLocal => "machine-local",
         }
     }
 }

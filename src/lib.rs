@@ -17,6 +17,7 @@ pub mod env_view;
 pub mod exec;
 pub mod invocation;
 pub mod loop_guard;
+pub mod machine_local;
 pub mod options;
 pub mod origin_check;
 pub mod panics;

@@ -556,11 +556,20 @@ fn prepare_inner(input: &PlanInput) -> Result<Prepared, PassThrough> {
     }
     let blob_prefix = server.blob_prefix();
     let keep_query = settings::keep_query(input.env);
+    let mut lan = crate::machine_local::LanOrigins::parse(
+        &input
+            .env
+            .non_empty_str(crate::machine_local::LAN_ORIGINS_VAR)
+            .unwrap_or_default(),
+    );
+    if crate::machine_local::is_loopback_host(&server.host) {
+        lan = lan.with_loopback();
+    }
     let mut candidates = Vec::new();
     let mut skipped = Vec::new();
     for index in url_indexes {
         let raw = input.args[index].as_bytes();
-        let checked = rewritable(tool, raw, &facts, &blob_prefix, keep_query);
+        let checked = rewritable(tool, raw, &facts, &blob_prefix, keep_query, &lan);
         match checked {
             Ok(origin) => candidates.push(Candidate {
                 index,
@@ -809,12 +818,16 @@ fn rewritable(
     facts: &Facts,
     blob_prefix: &str,
     keep_query: bool,
+    lan: &crate::machine_local::LanOrigins,
 ) -> Result<Origin, NotRewritable> {
     if raw.starts_with(blob_prefix.as_bytes()) {
         // Another shim in the chain already rewrote it.
         return Err(NotRewritable::AlreadyCacheUrl);
     }
     let origin = Origin::parse(raw)?;
+    if crate::machine_local::machine_local(&origin.url, lan).is_some() {
+        return Err(NotRewritable::MachineLocal);
+    }
     if tool == Tool::Curl && !facts.glob_off && cache_url::is_curl_glob(raw) {
         return Err(NotRewritable::Glob);
     }

@@ -16,8 +16,8 @@ use std::io::Write;
 const ARTIFACT: &[u8] = b"the real artifact, plain text, long enough to compress well\n";
 
 fn parts() -> Option<std::path::PathBuf> {
-    if which("curl").is_none() {
-        missing_part("curl");
+    if which("curl").is_none() || which("wget").is_none() {
+        missing_part("curl and wget");
         return None;
     }
     release_binary()
@@ -228,4 +228,51 @@ fn proxy_credentials_go_to_the_proxy_with_the_probe() {
             .any(|r| r.method == "GET" && r.target.starts_with("http://cache.lab:8081/b/")),
         "served from the cache host: {seen:?}"
     );
+}
+
+#[test]
+fn machine_local_urls_never_reach_the_cache_host() {
+    // The cache host (cache.lab) and the "cloud" are behind a loopback proxy
+    // that plays them: the cache holds another machine's metadata answers.
+    // Loopback origins are served by a test server on 127.0.0.1 (no_proxy).
+    let Some(bin) = parts() else { return };
+    let stage = Stage::new(&bin);
+    let local = TestServer::start(|_| reply(200, &[], b"ok, this machine\n"));
+    let proxy = TestServer::start(|req| {
+        if req.target.starts_with("http://cache.lab:8081/b/") {
+            reply(200, &[], b"ANOTHER MACHINE'S ROLE CREDENTIALS\n")
+        } else {
+            reply(200, &[], b"this machine's own answer\n")
+        }
+    });
+    let env = vec![
+        (
+            "WITHCACHE_SERVER".to_string(),
+            "http://cache.lab:8081".to_string(),
+        ),
+        ("http_proxy".to_string(), proxy.url()),
+        ("no_proxy".to_string(), "127.0.0.1,localhost".to_string()),
+    ];
+    let health = format!("{}/health", local.url());
+    let health_by_name = health.replace("127.0.0.1", "localhost");
+    for (label, script) in [
+        ("metadata", "exec curl -s http://169.254.169.254/latest/meta-data/iam/security-credentials/role".to_string()),
+        ("metadata-token", "exec curl -sH 'X-aws-ec2-metadata-token: T' http://169.254.169.254/latest/meta-data/instance-id".to_string()),
+        ("ecs", "exec curl -s -o creds.json http://169.254.170.2/v2/credentials/abc".to_string()),
+        ("gce", "exec curl -s -H 'Metadata-Flavor: Google' http://metadata.google.internal/computeMetadata/v1/token.json".to_string()),
+        ("cluster", "exec curl -s -o pods.json http://kubernetes.default.svc/api/v1/pods.json".to_string()),
+        ("private", "exec curl -s -O http://10.3.50.157:8080/emiss-etl-dag.zip".to_string()),
+        ("health", format!("exec curl -fsS {health}")),
+        ("health-name", format!("exec curl -fsS {health_by_name}")),
+        ("wget-metadata", "exec wget -q -O - http://169.254.169.254/latest/meta-data/iam/security-credentials/role".to_string()),
+    ] {
+        let (direct, shim) = stage.both(label, &script, &as_refs(&env));
+        assert_same(label, &direct, &shim);
+    }
+    let asked: Vec<_> = proxy
+        .requests()
+        .into_iter()
+        .filter(|r| r.target.contains("cache.lab"))
+        .collect();
+    assert!(asked.is_empty(), "the cache host was asked: {asked:?}");
 }
