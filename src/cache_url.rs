@@ -114,6 +114,8 @@ pub enum NotRewritable {
     /// link-local and metadata endpoints, private ranges, site-local names):
     /// `machine_local`.
     MachineLocal,
+    /// A token, key or webhook recognised by its shape (`secrets`).
+    SecretInUrl,
 }
 
 impl NotRewritable {
@@ -131,6 +133,7 @@ impl NotRewritable {
             NotRewritable::QueryNamesFile => "query-names-file",
             NotRewritable::AlreadyCacheUrl => "already-cache-url",
             NotRewritable::MachineLocal => "machine-local",
+            NotRewritable::SecretInUrl => "secret-in-url",
         }
     }
 }

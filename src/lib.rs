@@ -26,6 +26,7 @@ pub mod policy;
 pub mod probe;
 pub mod real_tool;
 pub mod route;
+pub mod secrets;
 pub mod settings;
 pub mod shim;
 pub mod tool;

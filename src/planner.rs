@@ -828,6 +828,9 @@ fn rewritable(
     if crate::machine_local::machine_local(&origin.url, lan).is_some() {
         return Err(NotRewritable::MachineLocal);
     }
+    if crate::secrets::secret_in_url(&origin.url, keep_query).is_some() {
+        return Err(NotRewritable::SecretInUrl);
+    }
     if tool == Tool::Curl && !facts.glob_off && cache_url::is_curl_glob(raw) {
         return Err(NotRewritable::Glob);
     }

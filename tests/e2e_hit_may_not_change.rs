@@ -276,3 +276,43 @@ fn machine_local_urls_never_reach_the_cache_host() {
         .collect();
     assert!(asked.is_empty(), "the cache host was asked: {asked:?}");
 }
+
+#[test]
+fn urls_with_secrets_by_shape_never_reach_the_cache_host() {
+    // Telegram's bot API, a GitHub token in a path, a JWT in a query and,
+    // with WITHCACHE_KEEP_QUERY=1, an opaque signed-link parameter: the
+    // probe would put each (base64-encoded) in a cache URL.
+    let Some(bin) = parts() else { return };
+    let stage = Stage::new(&bin);
+    let proxy = TestServer::start(|req| {
+        if req.target.starts_with("http://cache.lab:8081/b/") {
+            reply(200, &[], b"someone else's answer\n")
+        } else {
+            reply(200, &[], b"{\"ok\":true}\n")
+        }
+    });
+    let t30 = "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6";
+    let mut env = vec![
+        (
+            "WITHCACHE_SERVER".to_string(),
+            "http://cache.lab:8081".to_string(),
+        ),
+        ("http_proxy".to_string(), proxy.url()),
+        ("WITHCACHE_KEEP_QUERY".to_string(), "1".to_string()),
+    ];
+    for (label, url) in [
+        ("telegram", "http://api.telegram.org/bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/getUpdates".to_string()),
+        ("github", format!("http://raw.example.com/ghp_{t30}/o/r/main/install.sh")),
+        ("jwt", "http://dl.example.com/f.tar.xz?t=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln".to_string()),
+        ("opaque", "http://dl.example.com/cudnn-archive.tar.xz?4Dv9ZQXbXq8yV0nG2Kx1aP7Lm3Rt5Wc6Hs0Jd2Fk=&t=1".to_string()),
+    ] {
+        let (direct, shim) = stage.both(label, &format!("exec curl -sS -o out.bin '{url}'"), &as_refs(&env));
+        assert_same(label, &direct, &shim);
+    }
+    let asked: Vec<_> = proxy
+        .requests()
+        .into_iter()
+        .filter(|r| r.target.contains("cache.lab"))
+        .collect();
+    assert!(asked.is_empty(), "the cache host was asked: {asked:?}");
+}
