@@ -292,7 +292,7 @@ fn urls_with_secrets_by_shape_never_reach_the_cache_host() {
         }
     });
     let t30 = "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6";
-    let mut env = vec![
+    let env = vec![
         (
             "WITHCACHE_SERVER".to_string(),
             "http://cache.lab:8081".to_string(),
