@@ -116,6 +116,8 @@ pub enum NotRewritable {
     MachineLocal,
     /// A token, key or webhook recognised by its shape (`secrets`).
     SecretInUrl,
+    /// BusyBox wget without `-O` names the file with the `#fragment`.
+    FragmentNamesFile,
 }
 
 impl NotRewritable {
@@ -134,6 +136,7 @@ impl NotRewritable {
             NotRewritable::AlreadyCacheUrl => "already-cache-url",
             NotRewritable::MachineLocal => "machine-local",
             NotRewritable::SecretInUrl => "secret-in-url",
+            NotRewritable::FragmentNamesFile => "fragment-names-file",
         }
     }
 }

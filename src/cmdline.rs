@@ -150,7 +150,15 @@ fn parse_long(
         },
         Takes::Bool => {
             if let Some(v) = inline {
-                enabled = wget_boolean(&v).ok_or_else(|| ParseError::UnexpectedValue(shown()))?;
+                // getopt registers wget's booleans with an optional value: a
+                // boolean word sets the switch; any other word is the value of
+                // a boolean-typed setting (`--restrict-file-names=windows`),
+                // which wget's own handler reads (or rejects, as directly).
+                match wget_boolean(&v) {
+                    Some(on) => enabled = on,
+                    None if WGET_WORD_VALUED_BOOLEANS.contains(&spec.long) => value = Some(v),
+                    None => return Err(ParseError::UnexpectedValue(shown())),
+                }
             }
         }
         Takes::Optional => value = inline,
@@ -168,6 +176,12 @@ fn parse_long(
     });
     Ok(consumed_next)
 }
+
+/// wget options registered as booleans whose handler takes words, not on/off
+/// (wget 1.21.3: main.c `OPT_BOOLEAN` entries whose init.c action is not
+/// `cmd_boolean` and reads a value): `--restrict-file-names=windows,lowercase`,
+/// `--report-speed=bits`, `--backups=3`.
+const WGET_WORD_VALUED_BOOLEANS: &[&str] = &["restrict-file-names", "report-speed", "backups"];
 
 /// wget's `--bool=VALUE` words.
 fn wget_boolean(v: &[u8]) -> Option<bool> {

@@ -245,6 +245,9 @@ pub struct Prepared {
     pub identity_args: Vec<CheckOption>,
     /// `-4`/`-6`: the probe connects over the same family.
     pub ip_family: IpFamily,
+    /// GNU wget keeps cookies between the URLs of one command: a cookie the
+    /// origin sets on one URL may be needed by a later one.
+    pub cookie_flow: bool,
 }
 
 /// An option for the check's curl: its long name (`no-` prefixed when
@@ -382,6 +385,8 @@ struct Facts {
     compressed: Option<bool>,
     /// wget `-N` (last state).
     timestamping: Option<bool>,
+    /// wget `--cookies` (last state; on by default).
+    wget_cookies: Option<bool>,
     ip_family: Option<IpFamily>,
 }
 
@@ -569,7 +574,8 @@ fn prepare_inner(input: &PlanInput) -> Result<Prepared, PassThrough> {
     let mut skipped = Vec::new();
     for index in url_indexes {
         let raw = input.args[index].as_bytes();
-        let checked = rewritable(tool, raw, &facts, &blob_prefix, keep_query, &lan);
+        let busybox = input.busybox && tool == Tool::Wget;
+        let checked = rewritable(tool, raw, &facts, &blob_prefix, keep_query, &lan, busybox);
         match checked {
             Ok(origin) => candidates.push(Candidate {
                 index,
@@ -606,6 +612,7 @@ fn prepare_inner(input: &PlanInput) -> Result<Prepared, PassThrough> {
         origin_check_args: facts.origin_check_args,
         identity_args: facts.identity_args,
         ip_family: facts.ip_family.unwrap_or_default(),
+        cookie_flow: tool == Tool::Wget && !input.busybox && facts.wget_cookies != Some(false),
     })
 }
 
@@ -646,6 +653,7 @@ fn merge_config_first(facts: &mut Facts, config: Facts) {
     facts.wget_auth_no_challenge |= config.wget_auth_no_challenge;
     facts.compressed = facts.compressed.or(config.compressed);
     facts.timestamping = facts.timestamping.or(config.timestamping);
+    facts.wget_cookies = facts.wget_cookies.or(config.wget_cookies);
     let mut check = config.origin_check_args;
     check.append(&mut facts.origin_check_args);
     facts.origin_check_args = check;
@@ -701,6 +709,9 @@ fn apply(tool: Tool, occ: &Occurrence, from_config: bool, facts: &mut Facts) {
     };
     if tool == Tool::Wget && occ.spec.long == "no-config" {
         facts.wget_no_config = occ.enabled;
+    }
+    if tool == Tool::Wget && occ.spec.long == "cookies" {
+        facts.wget_cookies = Some(occ.enabled);
     }
     if tool == Tool::Wget && occ.spec.long == "auth-no-challenge" {
         facts.wget_auth_no_challenge = occ.enabled;
@@ -819,6 +830,7 @@ fn rewritable(
     blob_prefix: &str,
     keep_query: bool,
     lan: &crate::machine_local::LanOrigins,
+    busybox: bool,
 ) -> Result<Origin, NotRewritable> {
     if raw.starts_with(blob_prefix.as_bytes()) {
         // Another shim in the chain already rewrote it.
@@ -850,6 +862,11 @@ fn rewritable(
     {
         // wget expands these in ftp:// URLs unless --no-glob.
         return Err(NotRewritable::Glob);
+    }
+    if busybox && !facts.output_document && raw.contains(&b'#') {
+        // BusyBox keeps the fragment in the file name (`a.bin#frag`); the
+        // cache URL, which has none, would give `a.bin`.
+        return Err(NotRewritable::FragmentNamesFile);
     }
     if tool == Tool::Wget && !facts.output_document && origin.has_query {
         // wget would name the file `f.tgz?x=1`; the cache URL gives `f.tgz`.
@@ -897,6 +914,12 @@ pub fn finish(args: &[OsString], prepared: &Prepared, answers: &[ProbeAnswer]) -
             "not every URL is in the cache",
         ));
     }
+    if prepared.cookie_flow && let Some(host) = cookie_needing_miss(args, prepared, &hit_indexes) {
+        return Outcome::PassThrough(PassThrough::new(
+            Reason::SendsCookies,
+            format!("wget keeps cookies between URLs: a later URL on {host} goes to the origin"),
+        ));
+    }
     let mut argv: Vec<Option<OsString>> = args.iter().cloned().map(Some).collect();
     for cand in &hit_indexes {
         argv[cand.index] = Some(OsString::from(cand.cache_url.clone()));
@@ -938,6 +961,40 @@ pub fn finish(args: &[OsString], prepared: &Prepared, answers: &[ProbeAnswer]) -
             .map(|c| c.name.clone())
             .collect(),
     })
+}
+
+/// wget with several URLs: a rewritten URL never reaches the origin, so a
+/// cookie the origin would have set on it is missing for the URLs after it
+/// that still go there. The first such URL's host, if any: a URL that is not
+/// served from the cache and comes after a served one on the same site (the
+/// same last two labels, as a cookie's domain may be the parent).
+fn cookie_needing_miss(args: &[OsString], prepared: &Prepared, hits: &[&Candidate]) -> Option<String> {
+    let site = |index: usize| -> Option<String> {
+        let url = url::Url::parse(&String::from_utf8_lossy(args[index].as_bytes())).ok()?;
+        let host = url.host_str()?.to_ascii_lowercase();
+        if url.host().is_some_and(|h| !matches!(h, url::Host::Domain(_))) {
+            return Some(host);
+        }
+        let labels: Vec<&str> = host.trim_end_matches('.').rsplit('.').take(2).collect();
+        Some(labels.into_iter().rev().collect::<Vec<_>>().join("."))
+    };
+    let mut urls: Vec<(usize, bool)> = prepared
+        .candidates
+        .iter()
+        .map(|c| (c.index, hits.iter().any(|h| h.index == c.index)))
+        .chain(prepared.skipped.iter().map(|s| (s.index, false)))
+        .collect();
+    urls.sort_unstable();
+    let mut served_sites: Vec<String> = Vec::new();
+    for (index, served) in urls {
+        let Some(s) = site(index) else { continue };
+        if served {
+            served_sites.push(s);
+        } else if served_sites.contains(&s) {
+            return Some(s);
+        }
+    }
+    None
 }
 
 /// Both steps with a probe function: for fixtures, `cacheshim plan`, and the
