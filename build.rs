@@ -34,6 +34,20 @@ fn main() {
         }
         writeln!(code, "];").unwrap();
     }
+    // wgetrc commands -> the long option each sets (from wget's init.c and
+    // main.c; commands without an option are left out).
+    let path = "options/wgetrc.tsv";
+    println!("cargo:rerun-if-changed={path}");
+    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    writeln!(code, "pub static WGETRC_COMMANDS: &[(&str, &str)] = &[").unwrap();
+    for line in text.lines().filter(|l| !l.starts_with('#')).skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        assert_eq!(cols.len(), 3, "{path}: {line}");
+        if cols[1] != "-" {
+            writeln!(code, "    ({:?}, {:?}),", cols[0], cols[1]).unwrap();
+        }
+    }
+    writeln!(code, "];").unwrap();
     fs::write(out, code).expect("write option tables");
 }
 

@@ -285,19 +285,6 @@ fn curlrc_value(rest: &[u8]) -> Option<Vec<u8>> {
     Some(rest[..end].to_vec())
 }
 
-/// wgetrc command names that are not a long option's name with the dashes
-/// dropped.
-const WGETRC_ALIASES: &[(&str, &str)] = &[
-    ("input", "input-file"),
-    ("dirstruct", "force-directories"),
-    ("useproxy", "proxy"),
-    ("passwd", "password"),
-    ("httppasswd", "http-password"),
-    ("proxypasswd", "proxy-password"),
-    ("ftppasswd", "ftp-password"),
-    ("outputdocument", "output-document"),
-];
-
 /// wgetrc proxy settings have no command-line option but matter to the probe.
 pub const WGETRC_PROXY_COMMANDS: &[&str] = &["httpproxy", "httpsproxy", "noproxy"];
 
@@ -322,15 +309,12 @@ pub fn parse_wgetrc(file: &Path, text: &[u8]) -> Result<Vec<ConfigOption>, Confi
         };
         let name = normalize_wgetrc_name(&line[..eq]);
         let value = line[eq + 1..].trim_ascii().to_vec();
-        let spec = WGETRC_ALIASES
+        // wget's own command table (options/wgetrc.tsv): `dir_prefix` is
+        // `--directory-prefix`, `addhostdir` is `--host-directories`, ….
+        let spec = options::WGETRC_COMMANDS
             .iter()
-            .find(|(alias, _)| *alias == name)
-            .and_then(|(_, long)| options::by_long(Tool::Wget, long))
-            .or_else(|| {
-                options::table(Tool::Wget)
-                    .iter()
-                    .find(|o| normalize_wgetrc_name(o.long.as_bytes()) == name)
-            });
+            .find(|(command, _)| *command == name)
+            .and_then(|(_, long)| options::by_long(Tool::Wget, long));
         let Some(spec) = spec else {
             continue;
         };
