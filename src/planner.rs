@@ -914,7 +914,9 @@ pub fn finish(args: &[OsString], prepared: &Prepared, answers: &[ProbeAnswer]) -
             "not every URL is in the cache",
         ));
     }
-    if prepared.cookie_flow && let Some(host) = cookie_needing_miss(args, prepared, &hit_indexes) {
+    if prepared.cookie_flow
+        && let Some(host) = cookie_needing_miss(args, prepared, &hit_indexes)
+    {
         return Outcome::PassThrough(PassThrough::new(
             Reason::SendsCookies,
             format!("wget keeps cookies between URLs: a later URL on {host} goes to the origin"),
@@ -968,11 +970,18 @@ pub fn finish(args: &[OsString], prepared: &Prepared, answers: &[ProbeAnswer]) -
 /// that still go there. The first such URL's host, if any: a URL that is not
 /// served from the cache and comes after a served one on the same site (the
 /// same last two labels, as a cookie's domain may be the parent).
-fn cookie_needing_miss(args: &[OsString], prepared: &Prepared, hits: &[&Candidate]) -> Option<String> {
+fn cookie_needing_miss(
+    args: &[OsString],
+    prepared: &Prepared,
+    hits: &[&Candidate],
+) -> Option<String> {
     let site = |index: usize| -> Option<String> {
         let url = url::Url::parse(&String::from_utf8_lossy(args[index].as_bytes())).ok()?;
         let host = url.host_str()?.to_ascii_lowercase();
-        if url.host().is_some_and(|h| !matches!(h, url::Host::Domain(_))) {
+        if url
+            .host()
+            .is_some_and(|h| !matches!(h, url::Host::Domain(_)))
+        {
             return Some(host);
         }
         let labels: Vec<&str> = host.trim_end_matches('.').rsplit('.').take(2).collect();

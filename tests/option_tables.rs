@@ -59,3 +59,54 @@ fn repository_copies_match_shared_options() {
         );
     }
 }
+
+/// GNU Wget's Debian source, fetched by scripts/install-test-deps.
+pub fn wget_source() -> Option<std::path::PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tool-src");
+    std::fs::read_dir(&dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.is_dir()
+                && p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("wget-"))
+        })
+}
+
+#[test]
+fn the_wgetrc_table_is_wgets_own_command_table() {
+    // Every command of commands[] in wget's init.c, mapped to the option
+    // whose option_data[] entry in main.c names it: regenerated from the
+    // source and compared.
+    let Some(src) = wget_source() else {
+        common::missing_part("wget's Debian source (scripts/install-test-deps fetches it)");
+        return;
+    };
+    let out = std::process::Command::new("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/gen-wgetrc-table"))
+        .arg(&src)
+        .arg("--check")
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // And every option it names is one the parser knows.
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("options/wgetrc.tsv"))
+            .unwrap();
+    for line in text.lines().filter(|l| !l.starts_with('#')).skip(1) {
+        let long = line.split('\t').nth(1).unwrap();
+        if long != "-" {
+            assert!(options::by_long(Tool::Wget, long).is_some(), "--{long}");
+        }
+    }
+    assert!(
+        cacheshim::options::WGETRC_COMMANDS
+            .iter()
+            .any(|(c, l)| *c == "dirprefix" && *l == "directory-prefix")
+    );
+}
