@@ -118,6 +118,8 @@ pub enum NotRewritable {
     SecretInUrl,
     /// BusyBox wget without `-O` names the file with the `#fragment`.
     FragmentNamesFile,
+    /// An https origin, a plain-http cache host, `WITHCACHE_REQUIRE_TLS=1`.
+    CleartextCache,
 }
 
 impl NotRewritable {
@@ -137,6 +139,7 @@ impl NotRewritable {
             NotRewritable::MachineLocal => "machine-local",
             NotRewritable::SecretInUrl => "secret-in-url",
             NotRewritable::FragmentNamesFile => "fragment-names-file",
+            NotRewritable::CleartextCache => "cleartext-cache",
         }
     }
 }

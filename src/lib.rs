@@ -30,3 +30,4 @@ pub mod secrets;
 pub mod settings;
 pub mod shim;
 pub mod tool;
+pub mod tool_probe;

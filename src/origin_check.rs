@@ -324,7 +324,7 @@ fn write_operation(
 
 /// A config-file value in double quotes: `\` and `"` escaped, and the
 /// line breaks curl would end the value at.
-fn quote_into(out: &mut Vec<u8>, v: &[u8]) {
+pub(crate) fn quote_into(out: &mut Vec<u8>, v: &[u8]) {
     out.push(b'"');
     for &b in v {
         match b {
@@ -344,7 +344,7 @@ fn quote_into(out: &mut Vec<u8>, v: &[u8]) {
 /// memory files, not pipes: no thread is needed to feed or drain them, and
 /// a curl that dies early cannot kill the shim with SIGPIPE (which the
 /// shim leaves at its default, for the real tool's sake).
-fn run_with_deadline(mut cmd: Command, input: Vec<u8>, deadline: Instant) -> Vec<u8> {
+pub(crate) fn run_with_deadline(mut cmd: Command, input: Vec<u8>, deadline: Instant) -> Vec<u8> {
     use nix::sys::memfd::{MFdFlags, memfd_create};
     use std::io::Seek;
     let memory =

@@ -248,6 +248,9 @@ pub struct Prepared {
     /// GNU wget keeps cookies between the URLs of one command: a cookie the
     /// origin sets on one URL may be needed by a later one.
     pub cookie_flow: bool,
+    /// wget's options for probing an https cache host with wget itself
+    /// (`tool_probe::WGET_PROBE_OPTIONS`, from argv and wgetrc).
+    pub probe_args: Vec<CheckOption>,
 }
 
 /// An option for the check's curl: its long name (`no-` prefixed when
@@ -387,6 +390,7 @@ struct Facts {
     timestamping: Option<bool>,
     /// wget `--cookies` (last state; on by default).
     wget_cookies: Option<bool>,
+    probe_args: Vec<CheckOption>,
     ip_family: Option<IpFamily>,
 }
 
@@ -403,12 +407,6 @@ fn prepare_inner(input: &PlanInput) -> Result<Prepared, PassThrough> {
         .ok_or_else(|| PassThrough::new(Reason::NoServer, ""))?;
     let server = CacheServer::parse(&value.to_string_lossy())
         .map_err(|e| PassThrough::new(Reason::BadServer, format!("{var}: {e}")))?;
-    if server.scheme == ServerScheme::Https && !cfg!(feature = "tls") {
-        return Err(PassThrough::new(
-            Reason::ServerNeedsTls,
-            format!("{var} is https; this build has no TLS"),
-        ));
-    }
 
     let posixly_correct = input.env.var("POSIXLY_CORRECT").is_some();
     let parsed = cmdline::parse(tool, input.args, posixly_correct)
@@ -561,6 +559,11 @@ fn prepare_inner(input: &PlanInput) -> Result<Prepared, PassThrough> {
     }
     let blob_prefix = server.blob_prefix();
     let keep_query = settings::keep_query(input.env);
+    let require_tls = server.scheme == ServerScheme::Http
+        && input
+            .env
+            .non_empty_str("WITHCACHE_REQUIRE_TLS")
+            .is_some_and(|v| v != "0");
     let mut lan = crate::machine_local::LanOrigins::parse(
         &input
             .env
@@ -570,12 +573,18 @@ fn prepare_inner(input: &PlanInput) -> Result<Prepared, PassThrough> {
     if crate::machine_local::is_loopback_host(&server.host) {
         lan = lan.with_loopback();
     }
+    let rules = UrlRules {
+        blob_prefix: &blob_prefix,
+        keep_query,
+        lan: &lan,
+        busybox: input.busybox && tool == Tool::Wget,
+        require_tls,
+    };
     let mut candidates = Vec::new();
     let mut skipped = Vec::new();
     for index in url_indexes {
         let raw = input.args[index].as_bytes();
-        let busybox = input.busybox && tool == Tool::Wget;
-        let checked = rewritable(tool, raw, &facts, &blob_prefix, keep_query, &lan, busybox);
+        let checked = rewritable(tool, raw, &facts, &rules);
         match checked {
             Ok(origin) => candidates.push(Candidate {
                 index,
@@ -591,6 +600,15 @@ fn prepare_inner(input: &PlanInput) -> Result<Prepared, PassThrough> {
         }
     }
     if candidates.is_empty() {
+        if skipped
+            .iter()
+            .any(|s| s.why == NotRewritable::CleartextCache)
+        {
+            return Err(PassThrough::new(
+                Reason::CleartextCache,
+                "WITHCACHE_REQUIRE_TLS=1 and an http cache host",
+            ));
+        }
         let why = skipped.first().map(|s| s.why.code()).unwrap_or("");
         return Err(PassThrough::new(Reason::NoRewritableUrl, why));
     }
@@ -613,6 +631,7 @@ fn prepare_inner(input: &PlanInput) -> Result<Prepared, PassThrough> {
         identity_args: facts.identity_args,
         ip_family: facts.ip_family.unwrap_or_default(),
         cookie_flow: tool == Tool::Wget && !input.busybox && facts.wget_cookies != Some(false),
+        probe_args: facts.probe_args,
     })
 }
 
@@ -654,6 +673,9 @@ fn merge_config_first(facts: &mut Facts, config: Facts) {
     facts.compressed = facts.compressed.or(config.compressed);
     facts.timestamping = facts.timestamping.or(config.timestamping);
     facts.wget_cookies = facts.wget_cookies.or(config.wget_cookies);
+    let mut probe = config.probe_args;
+    probe.append(&mut facts.probe_args);
+    facts.probe_args = probe;
     let mut check = config.origin_check_args;
     check.append(&mut facts.origin_check_args);
     facts.origin_check_args = check;
@@ -715,6 +737,9 @@ fn apply(tool: Tool, occ: &Occurrence, from_config: bool, facts: &mut Facts) {
     }
     if tool == Tool::Wget && occ.spec.long == "auth-no-challenge" {
         facts.wget_auth_no_challenge = occ.enabled;
+    }
+    if tool == Tool::Wget && crate::tool_probe::WGET_PROBE_OPTIONS.contains(&occ.spec.long) {
+        facts.probe_args.push(check_option(occ));
     }
     // Config-file options too: the check's curl runs with -q.
     if tool == Tool::Curl && policy::CURL_ORIGIN_CHECK_OPTIONS.contains(&occ.spec.long) {
@@ -823,30 +848,36 @@ fn header_name(value: &[u8]) -> String {
     String::from_utf8_lossy(value[..end].trim_ascii()).into_owned()
 }
 
+/// What decides, for every URL of one command, whether it may be rewritten.
+struct UrlRules<'a> {
+    blob_prefix: &'a str,
+    keep_query: bool,
+    lan: &'a crate::machine_local::LanOrigins,
+    busybox: bool,
+    require_tls: bool,
+}
+
 fn rewritable(
     tool: Tool,
     raw: &[u8],
     facts: &Facts,
-    blob_prefix: &str,
-    keep_query: bool,
-    lan: &crate::machine_local::LanOrigins,
-    busybox: bool,
+    rules: &UrlRules,
 ) -> Result<Origin, NotRewritable> {
-    if raw.starts_with(blob_prefix.as_bytes()) {
+    if raw.starts_with(rules.blob_prefix.as_bytes()) {
         // Another shim in the chain already rewrote it.
         return Err(NotRewritable::AlreadyCacheUrl);
     }
     let origin = Origin::parse(raw)?;
-    if crate::machine_local::machine_local(&origin.url, lan).is_some() {
+    if crate::machine_local::machine_local(&origin.url, rules.lan).is_some() {
         return Err(NotRewritable::MachineLocal);
     }
-    if crate::secrets::secret_in_url(&origin.url, keep_query).is_some() {
+    if crate::secrets::secret_in_url(&origin.url, rules.keep_query).is_some() {
         return Err(NotRewritable::SecretInUrl);
     }
     if tool == Tool::Curl && !facts.glob_off && cache_url::is_curl_glob(raw) {
         return Err(NotRewritable::Glob);
     }
-    if origin.has_query && !keep_query {
+    if origin.has_query && !rules.keep_query {
         // withcache-server keys a blob by the URL without its query: another
         // query's bytes would come back (WITHCACHE_KEEP_QUERY=1 for hosts
         // that key on the full URL).
@@ -863,7 +894,17 @@ fn rewritable(
         // wget expands these in ftp:// URLs unless --no-glob.
         return Err(NotRewritable::Glob);
     }
-    if busybox && !facts.output_document && raw.contains(&b'#') {
+    if rules.require_tls
+        && origin
+            .url
+            .get(..6)
+            .is_some_and(|s| s.eq_ignore_ascii_case("https:"))
+    {
+        // WITHCACHE_REQUIRE_TLS=1 and a plain-http cache host: the bytes of
+        // an https origin would travel in clear on the LAN.
+        return Err(NotRewritable::CleartextCache);
+    }
+    if rules.busybox && !facts.output_document && raw.contains(&b'#') {
         // BusyBox keeps the fragment in the file name (`a.bin#frag`); the
         // cache URL, which has none, would give `a.bin`.
         return Err(NotRewritable::FragmentNamesFile);

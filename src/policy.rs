@@ -67,6 +67,9 @@ pub enum Reason {
     RefererSecret,
     /// A proxy authentication the probe cannot do (Digest, NTLM, Negotiate).
     ProxyAuth,
+    /// `WITHCACHE_REQUIRE_TLS=1`: https origins are not served from a
+    /// plain-http cache host.
+    CleartextCache,
 }
 
 impl Reason {
@@ -107,6 +110,7 @@ impl Reason {
             Reason::Encoding => "encoding",
             Reason::RefererSecret => "referer-secret",
             Reason::ProxyAuth => "proxy-auth",
+            Reason::CleartextCache => "cleartext-cache",
         }
     }
 
@@ -145,6 +149,7 @@ impl Reason {
         Reason::Encoding,
         Reason::RefererSecret,
         Reason::ProxyAuth,
+        Reason::CleartextCache,
     ];
 }
 

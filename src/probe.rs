@@ -257,31 +257,10 @@ pub fn answer_for_status(status: u16, accepts_ranges: bool) -> ProbeAnswer {
     }
 }
 
-/// https cache hosts (the `tls` feature): TLS through CONNECT, as curl does.
-#[cfg(feature = "tls")]
-fn https_agent(
-    builder: ureq::config::ConfigBuilder<ureq::typestate::AgentScope>,
-    route: &ProbeRoute,
-) -> Agent {
-    match route {
-        ProbeRoute::Direct => builder.build().into(),
-        ProbeRoute::HttpProxy(p) => {
-            let proxy = ureq::Proxy::builder(ureq::ProxyProtocol::Http)
-                .host(&p.host)
-                .port(p.port)
-                .build()
-                .ok();
-            builder.proxy(proxy).build().into()
-        }
-    }
-}
-
-/// Without the `tls` feature an https cache host passes the command
-/// through before any probe (`server-needs-tls`); `doctor` may still ask,
-/// and gets a plain TCP agent that cannot speak TLS (an error, not a hit).
-/// ureq's default connector chain (CONNECT proxies, TLS) stays out of the
-/// binary.
-#[cfg(not(feature = "tls"))]
+/// An https cache host is probed with the real tool (`tool_probe`); only
+/// `doctor` may still ask here, and gets a plain TCP agent that cannot speak
+/// TLS (an error, not a hit). ureq's default connector chain (CONNECT
+/// proxies, TLS) stays out of the binary.
 fn https_agent(
     builder: ureq::config::ConfigBuilder<ureq::typestate::AgentScope>,
     _route: &ProbeRoute,

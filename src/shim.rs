@@ -193,8 +193,25 @@ fn decide(
                 return (args, said);
             }
             let timeout = settings::probe_timeout(env);
-            let mut answers = probe::probe_all(&prepared, timeout, target_bytes);
-            if answers.iter().all(|a| *a == ProbeAnswer::Unreachable)
+            let https = prepared.server.scheme == crate::cache_url::ServerScheme::Https;
+            let mut answers = if https {
+                // Asked with the real tool: its trust is the download's.
+                crate::tool_probe::probe_all(
+                    tool,
+                    target_bytes == TargetBytes::Raw,
+                    real,
+                    &prepared,
+                    timeout,
+                    chain_vars,
+                    env,
+                )
+            } else {
+                probe::probe_all(&prepared, timeout, target_bytes)
+            };
+            // (Not for an https cache host: a certificate this command does
+            // not trust says nothing about the next command's trust.)
+            if !https
+                && answers.iter().all(|a| *a == ProbeAnswer::Unreachable)
                 && let Some(m) = &memory
             {
                 m.mark_down(&route);

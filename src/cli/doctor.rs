@@ -168,6 +168,40 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
             );
         }
         let health = format!("{}/healthz", server.base);
+        if server.scheme == crate::cache_url::ServerScheme::Https {
+            let bundle = ["CURL_CA_BUNDLE", "SSL_CERT_FILE"]
+                .iter()
+                .find_map(|v| env.non_empty_str(v).map(|p| format!("{v}={p}")))
+                .unwrap_or_else(|| "the system store".into());
+            outln!(
+                "trust: {} is https: every probe and download of it is made by the real {} with its own trust ({}, and each command's --cacert/--ca-certificate/-k): hits are authenticated by that trust",
+                server.base,
+                tool.name(),
+                if *tool == Tool::Curl {
+                    bundle.as_str()
+                } else {
+                    "--ca-certificate, wgetrc ca_certificate or the system store; BusyBox wget verifies no certificate"
+                }
+            );
+            outln!(
+                "server: {health} is asked by the real tool on each command (this binary has no TLS)"
+            );
+            continue;
+        }
+        if env
+            .non_empty_str("WITHCACHE_REQUIRE_TLS")
+            .is_some_and(|v| v != "0")
+        {
+            outln!(
+                "trust: {} is plain http and WITHCACHE_REQUIRE_TLS=1: https origins are never served from it",
+                server.base
+            );
+        } else {
+            outln!(
+                "trust: {} is plain http: https origins served from it travel in clear on the LAN, unauthenticated (WITHCACHE_REQUIRE_TLS=1 keeps them off it)",
+                server.base
+            );
+        }
         let start = Instant::now();
         let answer = probe::head_status(&health, &route, timeout);
         let ms = settings::millis(start.elapsed());

@@ -96,6 +96,20 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
         Preparation::Probe(prepared) => {
             let mut answers = match assume {
                 Some(a) => vec![a; prepared.candidates.len()],
+                None if prepared.server.scheme == crate::cache_url::ServerScheme::Https => {
+                    match &real {
+                        Some(r) => crate::tool_probe::probe_all(
+                            tool,
+                            busybox,
+                            &r.path,
+                            &prepared,
+                            settings::probe_timeout(&env),
+                            &chain.passed_on(None, r.override_id),
+                            &env,
+                        ),
+                        None => vec![ProbeAnswer::Unreachable; prepared.candidates.len()],
+                    }
+                }
                 None => probe::probe_all(&prepared, settings::probe_timeout(&env), bytes),
             };
             let mut origin = vec![String::new(); answers.len()];

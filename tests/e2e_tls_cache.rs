@@ -1,0 +1,338 @@
+//! An https cache host signed by a private CA, on loopback (nginx), probed
+//! with the real tool itself: hits are served exactly where the real tool
+//! trusts the cache host (its own CA settings: `CURL_CA_BUNDLE`, `--cacert`,
+//! wget `--ca-certificate`; nothing installed in the system store); an
+//! untrusted or wrong-name certificate, or a command that trusts only the
+//! origin's CA, passes through with the direct result. And
+//! `WITHCACHE_REQUIRE_TLS=1` keeps https origins off a plain-http cache host.
+
+mod common;
+
+use common::servers::{Reply, TestServer, free_port, wait_port, which};
+use common::stage::{Stage, assert_same};
+use common::*;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const CACHED: &[u8] = b"the artifact, as the cache host holds it\n";
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let ok = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "openssl {args:?}");
+}
+
+/// A CA (`NAME-ca.pem`) and a certificate it signs for `san` (`NAME.pem`).
+fn issue(dir: &Path, name: &str, san: &str) {
+    let ca_key = format!("{name}-ca.key");
+    let ca = format!("{name}-ca.pem");
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            &ca_key,
+            "-out",
+            &ca,
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN={name} CA"),
+        ],
+    );
+    let key = format!("{name}.key");
+    let csr = format!("{name}.csr");
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            &key,
+            "-out",
+            &csr,
+            "-subj",
+            "/CN=cache",
+        ],
+    );
+    let ext = format!("{name}.ext");
+    std::fs::write(dir.join(&ext), format!("subjectAltName={san}\n")).unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            &ca,
+            "-CAkey",
+            &ca_key,
+            "-CAcreateserial",
+            "-out",
+            &format!("{name}.pem"),
+            "-days",
+            "2",
+            "-extfile",
+            &ext,
+        ],
+    );
+}
+
+struct Nginx {
+    child: Child,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// nginx with one https server per (port, certificate name) over `root`.
+fn nginx(dir: &Path, servers: &[(u16, &str)]) -> Option<Nginx> {
+    let bin = which("nginx")
+        .or_else(|| Some("/usr/sbin/nginx".into()).filter(|p: &std::path::PathBuf| p.exists()))?;
+    std::fs::create_dir_all(dir.join("tmp")).unwrap();
+    let d = dir.display();
+    let user = if nix::unistd::geteuid().is_root() {
+        "user root;"
+    } else {
+        ""
+    };
+    let mut conf = format!(
+        "{user} daemon off; worker_processes 1; pid {d}/nginx.pid; error_log {d}/error.log;\n\
+         events {{ worker_connections 64; }}\n\
+         http {{ access_log {d}/access.log; client_body_temp_path {d}/tmp; proxy_temp_path {d}/tmp;\n\
+         fastcgi_temp_path {d}/tmp; uwsgi_temp_path {d}/tmp; scgi_temp_path {d}/tmp;\n"
+    );
+    for (port, cert) in servers {
+        conf.push_str(&format!(
+            "server {{ listen 127.0.0.1:{port} ssl; ssl_certificate {d}/{cert}.pem; ssl_certificate_key {d}/{cert}.key; root {d}/root; }}\n"
+        ));
+    }
+    conf.push_str("}\n");
+    std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+    let child = Command::new(bin)
+        .args(["-c", &format!("{d}/nginx.conf"), "-p", &d.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let n = Nginx { child };
+    for (port, _) in servers {
+        if !wait_port(*port, Duration::from_secs(10)) {
+            return None;
+        }
+    }
+    Some(n)
+}
+
+fn hold(root: &Path, origin: &str, bytes: &[u8]) {
+    let p = root.join(cache_path(origin).trim_start_matches('/'));
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, bytes).unwrap();
+}
+
+fn as_refs(v: &[(String, String)]) -> Vec<(&str, &str)> {
+    v.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+#[test]
+fn an_https_cache_host_is_trusted_exactly_as_the_real_tool_trusts_it() {
+    let Some(bin) = release_binary() else { return };
+    for tool in ["curl", "wget", "openssl", "busybox"] {
+        if which(tool).is_none() {
+            missing_part(tool);
+            return;
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    issue(d, "lab", "IP:127.0.0.1,DNS:localhost");
+    issue(d, "wrong", "DNS:wrong.example");
+    issue(d, "origin", "IP:127.0.0.1,DNS:localhost");
+    let (good, wrong, tls_origin) = (free_port(), free_port(), free_port());
+    // The origin over plain http (a loopback test server), and one over https
+    // signed by its own CA (the same nginx, another server block).
+    let plain_origin = TestServer::start(|_| Reply::Http {
+        status: 200,
+        headers: vec![],
+        body: CACHED.to_vec(),
+    });
+    let url = format!("{}/pub/tool.tgz", plain_origin.url());
+    let https_url = format!("https://localhost:{tls_origin}/pub/tool.tgz");
+    let root = d.join("root");
+    hold(&root, &url, CACHED);
+    hold(&root, &https_url, CACHED);
+    std::fs::create_dir_all(root.join("pub")).unwrap();
+    std::fs::write(root.join("pub/tool.tgz"), CACHED).unwrap();
+    let Some(_nginx) = nginx(
+        d,
+        &[(good, "lab"), (wrong, "wrong"), (tls_origin, "origin")],
+    ) else {
+        missing_part("nginx with TLS");
+        return;
+    };
+    let stage = Stage::new(&bin);
+    let lab_ca = d.join("lab-ca.pem").display().to_string();
+    let origin_ca = d.join("origin-ca.pem").display().to_string();
+    let served = || {
+        std::fs::read_to_string(d.join("access.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("GET /b/"))
+            .count()
+    };
+    let cache = format!("https://127.0.0.1:{good}");
+    let wrong_cache = format!("https://127.0.0.1:{wrong}");
+    let busybox_dir = d.join("busybox");
+    std::fs::create_dir_all(&busybox_dir).unwrap();
+    std::os::unix::fs::symlink(which("busybox").unwrap(), busybox_dir.join("wget")).unwrap();
+    let busybox_wget = busybox_dir.join("wget").display().to_string();
+    // (label, script, server, extra env, served from the cache host?)
+    type Case<'a> = (&'a str, String, &'a str, Vec<(String, String)>, bool);
+    let cases: Vec<Case> = vec![
+        (
+            "curl-bundle",
+            format!("exec curl -fsSL -O {url}"),
+            &cache,
+            vec![("CURL_CA_BUNDLE".into(), lab_ca.clone())],
+            true,
+        ),
+        (
+            "curl-cacert",
+            format!("exec curl -fsSL --cacert {lab_ca} -O {url}"),
+            &cache,
+            vec![],
+            true,
+        ),
+        (
+            "curl-untrusted",
+            format!("exec curl -fsSL -O {url}"),
+            &cache,
+            vec![],
+            false,
+        ),
+        (
+            "curl-wrong-name",
+            format!("exec curl -fsSL -O {url}"),
+            &wrong_cache,
+            vec![(
+                "CURL_CA_BUNDLE".into(),
+                d.join("wrong-ca.pem").display().to_string(),
+            )],
+            false,
+        ),
+        (
+            "curl-origin-ca",
+            format!("exec curl -fsSL --cacert {origin_ca} -O {https_url}"),
+            &cache,
+            vec![],
+            false,
+        ),
+        (
+            "wget-ca",
+            format!("exec wget -q --ca-certificate={lab_ca} {url}"),
+            &cache,
+            vec![],
+            true,
+        ),
+        (
+            "wget-untrusted",
+            format!("exec wget -q {url}"),
+            &cache,
+            vec![],
+            false,
+        ),
+        (
+            "busybox",
+            format!("exec wget -q {url}"),
+            &cache,
+            vec![("REAL_WGET".into(), busybox_wget.clone())],
+            false,
+        ),
+    ];
+    for (label, script, server, extra, from_cache) in cases {
+        let mut env = vec![("WITHCACHE_SERVER".to_string(), server.to_string())];
+        env.extend(extra.iter().cloned());
+        let before = served();
+        // Direct: the same environment, the real tools first on PATH (for
+        // BusyBox, its own wget).
+        let direct_path = if label == "busybox" {
+            busybox_dir.display().to_string()
+        } else {
+            "/usr/bin".into()
+        };
+        let direct = stage.run(
+            &format!("{label}-direct"),
+            &direct_path,
+            &script,
+            &as_refs(&env),
+        );
+        let shim = stage.run(
+            &format!("{label}-shim"),
+            &stage.bin(),
+            &script,
+            &as_refs(&env),
+        );
+        assert_same(label, &direct, &shim);
+        let hits = served() - before;
+        assert_eq!(
+            hits > 0,
+            from_cache,
+            "{label}: served from the cache host {hits} times"
+        );
+    }
+}
+
+#[test]
+fn require_tls_keeps_https_origins_off_a_plain_http_cache_host() {
+    let out = Command::new(shim_binary())
+        .args([
+            "plan",
+            "--assume",
+            "hit",
+            "--",
+            "curl",
+            "-fsSLO",
+            "https://dl.example.com/f.tgz",
+            "http://dl.example.com/g.tgz",
+        ])
+        .env("WITHCACHE_SERVER", "http://cache.lab:8081")
+        .env("WITHCACHE_REQUIRE_TLS", "1")
+        .output()
+        .unwrap();
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["decision"], "rewrite");
+    assert_eq!(plan["skipped"][0]["why"], "cleartext-cache", "{plan}");
+    let out = Command::new(shim_binary())
+        .args([
+            "plan",
+            "--assume",
+            "hit",
+            "--",
+            "curl",
+            "-fsSLO",
+            "https://dl.example.com/f.tgz",
+        ])
+        .env("WITHCACHE_SERVER", "http://cache.lab:8081")
+        .env("WITHCACHE_REQUIRE_TLS", "1")
+        .output()
+        .unwrap();
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["reason"], "cleartext-cache", "{plan}");
+}
