@@ -190,6 +190,17 @@ def main():
             d = work / "cache/b" / token(url)
             d.mkdir(parents=True)
             (d / n).write_bytes(body)
+        # A private CA and a certificate for 127.0.0.1: the https cache host.
+        tls_port = free_port()
+        ossl = need("openssl")
+        subprocess.run([ossl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(work / "ca.key"), "-out", str(work / "ca.pem"),
+                        "-days", "2", "-subj", "/CN=bench CA"], check=True, capture_output=True)
+        subprocess.run([ossl, "req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(work / "srv.key"), "-out", str(work / "srv.csr"),
+                        "-subj", "/CN=cache"], check=True, capture_output=True)
+        (work / "srv.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+        subprocess.run([ossl, "x509", "-req", "-in", str(work / "srv.csr"), "-CA", str(work / "ca.pem"), "-CAkey", str(work / "ca.key"),
+                        "-CAcreateserial", "-out", str(work / "srv.pem"), "-days", "2", "-extfile", str(work / "srv.ext")],
+                       check=True, capture_output=True)
         user = "user root;" if os.geteuid() == 0 else ""
         (work / "nginx.conf").write_text(
             f"""{user}
@@ -201,12 +212,14 @@ http {{
   uwsgi_temp_path {work}/tmp; scgi_temp_path {work}/tmp;
   server {{ listen 127.0.0.1:{origin_port}; root {work}/origin; }}
   server {{ listen 127.0.0.1:{cache_port}; root {work}/cache; }}
+  server {{ listen 127.0.0.1:{tls_port} ssl; ssl_certificate {work}/srv.pem; ssl_certificate_key {work}/srv.key; root {work}/cache; }}
 }}
 """
         )
         procs.append(subprocess.Popen([nginx, "-c", str(work / "nginx.conf"), "-p", str(work)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         wait_port(origin_port)
         wait_port(cache_port)
+        wait_port(tls_port)
         refused = f"http://127.0.0.1:{free_port()}"
         blackhole = Blackhole()
         base_env = {"PATH": f"{work / 'shim'}:/usr/bin:/bin", "HOME": str(work), "WITHCACHE_DOWN_TTL": "0"}
@@ -311,6 +324,16 @@ http {{
             ["direct-cache", "shim-hit"],
         )
         rows.append(("hit, 4 MiB artifact", paired(r, "direct-cache", "shim-hit"), "x", None))
+        # An https cache host (private CA in CURL_CA_BUNDLE): the probe is the
+        # real curl's own HEAD, then curl fetches the cache URL over TLS.
+        tls_cache = f"https://127.0.0.1:{tls_port}"
+        tls_cache_url = f"{tls_cache}/b/{token(url)}/{names[0]}"
+        r = hyperfine(
+            [f"{curl} -fsSL -o /dev/null {tls_cache_url}", f"{shim_curl} {fetch_l}"],
+            dict(base_env, WITHCACHE_SERVER=tls_cache, CURL_CA_BUNDLE=str(work / "ca.pem")),
+            ["direct-tls-cache", "shim-tls-hit"],
+        )
+        rows.append(("hit from an https cache host: shim vs curl on the same https cache URL", paired(r, "direct-tls-cache", "shim-tls-hit"), "+", None))
 
         # 3. Miss and refused.
         miss_url = f"{origin}/not-cached.bin"
