@@ -286,15 +286,7 @@ fn write_operation(
         // without a URL, which fails the whole run.
         config.extend_from_slice(b"--next\n");
     }
-    let mut line = |name: &str, value: Option<&[u8]>| {
-        config.extend_from_slice(b"--");
-        config.extend_from_slice(name.as_bytes());
-        if let Some(v) = value {
-            config.extend_from_slice(b" ");
-            quote_into(config, v);
-        }
-        config.push(b'\n');
-    };
+    let mut line = |name: &str, value: Option<&[u8]>| config_line(config, name, value);
     for (name, value) in options {
         line(name, value.as_deref());
     }
@@ -320,6 +312,17 @@ fn write_operation(
             .as_bytes(),
         ),
     );
+}
+
+/// One `--name "value"` line of a curl config file.
+pub(crate) fn config_line(config: &mut Vec<u8>, name: &str, value: Option<&[u8]>) {
+    config.extend_from_slice(b"--");
+    config.extend_from_slice(name.as_bytes());
+    if let Some(v) = value {
+        config.push(b' ');
+        quote_into(config, v);
+    }
+    config.push(b'\n');
 }
 
 /// A config-file value in double quotes: `\` and `"` escaped, and the

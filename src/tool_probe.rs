@@ -76,13 +76,7 @@ fn curl_probe(
             config.extend_from_slice(b"--next\n");
         }
         let mut line = |name: &str, value: Option<&[u8]>| {
-            config.extend_from_slice(b"--");
-            config.extend_from_slice(name.as_bytes());
-            if let Some(v) = value {
-                config.push(b' ');
-                crate::origin_check::quote_into(&mut config, v);
-            }
-            config.push(b'\n');
+            crate::origin_check::config_line(&mut config, name, value)
         };
         for (name, value) in &prepared.origin_check_args {
             line(name, value.as_deref());

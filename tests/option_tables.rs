@@ -60,26 +60,12 @@ fn repository_copies_match_shared_options() {
     }
 }
 
-/// GNU Wget's Debian source, fetched by scripts/install-test-deps.
-pub fn wget_source() -> Option<std::path::PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tool-src");
-    std::fs::read_dir(&dir)
-        .ok()?
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| {
-            p.is_dir()
-                && p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with("wget-"))
-        })
-}
-
 #[test]
 fn the_wgetrc_table_is_wgets_own_command_table() {
     // Every command of commands[] in wget's init.c, mapped to the option
     // whose option_data[] entry in main.c names it: regenerated from the
     // source and compared.
-    let Some(src) = wget_source() else {
+    let Some(src) = common::wget_source() else {
         common::missing_part("wget's Debian source (scripts/install-test-deps fetches it)");
         return;
     };

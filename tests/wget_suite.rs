@@ -26,19 +26,6 @@ const INHERENT: &[(&str, &str, &str)] = &[(
      host fetched long before, and the miss passes through",
 )];
 
-fn source() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tool-src");
-    std::fs::read_dir(&dir)
-        .ok()?
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| {
-            p.is_dir()
-                && p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with("wget-1.21"))
-        })
-}
-
 fn sh(dir: &Path, script: &str, env: &[(&str, String)]) -> std::process::Output {
     let mut cmd = Command::new("bash");
     cmd.arg("-c").arg(script).current_dir(dir);
@@ -157,7 +144,7 @@ fn mirror() -> TestServer {
 
 #[test]
 fn wgets_own_suite_gives_the_same_results_through_the_shim() {
-    let Some(src) = source() else {
+    let Some(src) = wget_source() else {
         missing_part("wget's Debian source (scripts/install-test-deps fetches it)");
         return;
     };

@@ -38,6 +38,21 @@ pub fn release_binary() -> Option<PathBuf> {
     None
 }
 
+/// GNU Wget's Debian source, fetched by scripts/install-test-deps into
+/// target/tool-src (its command tables and its own test suite).
+pub fn wget_source() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tool-src");
+    std::fs::read_dir(&dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.is_dir()
+                && p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("wget-1.21"))
+        })
+}
+
 /// A required part is missing: skipped locally, a failure under CI=true.
 pub fn missing_part(what: &str) {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
