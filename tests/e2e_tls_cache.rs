@@ -336,3 +336,88 @@ fn require_tls_keeps_https_origins_off_a_plain_http_cache_host() {
     let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(plan["reason"], "cleartext-cache", "{plan}");
 }
+
+#[test]
+fn tls_constraints_the_origin_fails_fail_as_they_do_directly() {
+    // An https origin (nginx, its own CA) and a plain-http cache host that
+    // holds the file: a hit would skip the pin, the minimum version, the CRL.
+    let Some(bin) = release_binary() else { return };
+    for tool in ["curl", "wget", "openssl"] {
+        if which(tool).is_none() {
+            missing_part(tool);
+            return;
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    issue(d, "origin", "IP:127.0.0.1,DNS:localhost");
+    let port = free_port();
+    let url = format!("https://localhost:{port}/pub/tool.tgz");
+    std::fs::create_dir_all(d.join("root/pub")).unwrap();
+    std::fs::write(d.join("root/pub/tool.tgz"), CACHED).unwrap();
+    let Some(_nginx) = nginx(d, &[(port, "origin")]) else {
+        missing_part("nginx with TLS");
+        return;
+    };
+    let held = cache_path(&url);
+    let cache = TestServer::start(move |req| {
+        if req.target == held {
+            Reply::Http {
+                status: 200,
+                headers: vec![],
+                body: CACHED.to_vec(),
+            }
+        } else {
+            Reply::Http {
+                status: 404,
+                headers: vec![],
+                body: vec![],
+            }
+        }
+    });
+    let ca = d.join("origin-ca.pem").display().to_string();
+    let stage = Stage::new(&bin);
+    let env = vec![("WITHCACHE_SERVER".to_string(), cache.url())];
+    let wrong_pin = "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    for (label, script) in [
+        (
+            "curl-pin",
+            format!("exec curl -fsSL --cacert {ca} --pinnedpubkey {wrong_pin} -O {url}"),
+        ),
+        (
+            "wget-pin",
+            format!("exec wget -q --ca-certificate={ca} --pinnedpubkey={wrong_pin} {url}"),
+        ),
+        (
+            "curl-ciphers",
+            format!("exec curl -fsSL --cacert {ca} --tls-max 1.2 --ciphers NULL-SHA256 -O {url}"),
+        ),
+    ] {
+        let (direct, shim) = stage.both(label, &script, &as_refs(&env));
+        assert_ne!(
+            direct.code,
+            Some(0),
+            "{label}: the origin should fail the constraint directly"
+        );
+        assert_same(label, &direct, &shim);
+    }
+    // WITHCACHE_REQUIRE_TLS=1: an https origin is never served from this
+    // plain-http cache host, though the command trusts the origin.
+    let env = vec![
+        ("WITHCACHE_SERVER".to_string(), cache.url()),
+        ("WITHCACHE_REQUIRE_TLS".to_string(), "1".to_string()),
+    ];
+    let before = cache.requests().len();
+    let (direct, shim) = stage.both(
+        "require-tls",
+        &format!("exec curl -fsSL --cacert {ca} -O {url}"),
+        &as_refs(&env),
+    );
+    assert_eq!(direct.code, Some(0));
+    assert_same("require-tls", &direct, &shim);
+    assert_eq!(
+        cache.requests().len(),
+        before,
+        "the http cache host was asked"
+    );
+}
