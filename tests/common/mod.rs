@@ -41,6 +41,15 @@ pub fn release_binary() -> Option<PathBuf> {
 /// GNU Wget's Debian source, fetched by scripts/install-test-deps into
 /// target/tool-src (its command tables and its own test suite).
 pub fn wget_source() -> Option<PathBuf> {
+    tool_source("wget-1.21")
+}
+
+/// curl's Debian source, fetched beside wget's (its own test suite).
+pub fn curl_source() -> Option<PathBuf> {
+    tool_source("curl-7.88")
+}
+
+fn tool_source(prefix: &str) -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tool-src");
     std::fs::read_dir(&dir)
         .ok()?
@@ -49,7 +58,7 @@ pub fn wget_source() -> Option<PathBuf> {
         .find(|p| {
             p.is_dir()
                 && p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with("wget-1.21"))
+                    .is_some_and(|n| n.to_string_lossy().starts_with(prefix))
         })
 }
 
