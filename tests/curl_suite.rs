@@ -234,11 +234,9 @@ impl Drop for SuiteRun {
 fn results(mut run: SuiteRun, limit: Duration) -> BTreeMap<u32, String> {
     let mut stdout = run.0.stdout.take().unwrap();
     let reader = std::thread::spawn(move || {
-        let mut text = String::new();
         let mut bytes = Vec::new();
         std::io::Read::read_to_end(&mut stdout, &mut bytes).ok();
-        text.push_str(&String::from_utf8_lossy(&bytes));
-        text
+        String::from_utf8_lossy(&bytes).into_owned()
     });
     let deadline = Instant::now() + limit;
     loop {
