@@ -129,8 +129,9 @@ impl DownMemory {
                 | OFlag::O_CLOEXEC,
             Mode::S_IRUSR | Mode::S_IWUSR,
         );
+        // The file stays empty: its name is a hash and its time the mark, so
+        // nothing of the key (a proxy's credentials, a URL) is on disk.
         if let Ok(fd) = file {
-            let _ = nix::unistd::write(&fd, format!("{route}\n").as_bytes());
             // O_TRUNC of an existing empty file may not touch its time.
             let _ = nix::sys::stat::futimens(
                 &fd,

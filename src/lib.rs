@@ -8,6 +8,7 @@
 
 #[macro_use]
 pub mod output;
+pub mod bounded_run;
 pub mod cache_url;
 pub mod cli;
 pub mod cmdline;
@@ -27,6 +28,7 @@ pub mod probe;
 pub mod real_tool;
 pub mod route;
 pub mod secrets;
+pub mod sent_to_origin;
 pub mod settings;
 pub mod shim;
 pub mod tool;

@@ -1,27 +1,37 @@
 //! Before some hits count, the origin is asked, with the real curl itself:
 //! curl without `-L` saves a redirect as it is while the cache holds what
-//! the URL resolves to (the redirect question), and a hit that removes
-//! credentials must not serve someone else's answer (the identity
-//! question). The real tool knows the origin's TLS, proxy and DNS rules
-//! exactly as the download will meet them.
+//! the URL resolves to (the redirect question), a hit that removes
+//! credentials must not serve someone else's answer, nor hide a refused
+//! login (the identity question), and `--compressed` must not decode what
+//! the cache holds as sent (the encoding question). The real tool knows the
+//! origin's TLS, proxy and DNS rules exactly as the download will meet them.
 //!
-//! One bounded process per command: `curl -q --parallel -K -`, every
-//! question an operation of the config handed in on stdin (no argv limit),
-//! each with the command's route and TLS options (from argv and the config
-//! files the planner read; `-q` keeps curl from reading them itself) and,
-//! for the request as the command sends it, its origin credentials (the
-//! direct command sends them there too; never anything to the cache host).
-//! Output to /dev/null, HEAD, `--globoff`, a per-transfer time limit, and
-//! the process killed at the deadline. An origin that refuses HEAD (405,
-//! 501, 403) is asked again with a GET that stops after the headers
-//! (`--max-filesize 1`), in a second process, and remembered.
+//! One bounded process per command (`bounded_run`): `curl -q --parallel -K
+//! -`, every question an operation of the config handed in on stdin (no argv
+//! limit), each with what the command sends to the origin
+//! (`sent_to_origin`: route, trust, User-Agent, Referer, every
+//! non-credential header, the `Accept-Encoding` of `--compressed`, from argv
+//! and the config files the planner read; `-q` keeps curl from reading them
+//! itself) and, for the request as the command sends it, its origin
+//! credentials (the direct command sends them there too; never anything to
+//! the cache host). Output to /dev/null, HEAD, `--globoff`, a connect
+//! timeout and a per-transfer time limit, and the process killed at the
+//! deadline. An origin that refuses HEAD (405, 501, 403) is asked again with
+//! a GET whose body goes to /dev/full, so curl stops at its first byte, and
+//! that URL is remembered.
 //!
-//! "Could not be asked" (no name, no connection, no answer in time, no TLS
-//! session) is told apart from an answer: the lab is offline and the hit is
-//! served (`planner::origin_verdict`), and the origin is remembered as such
-//! for `WITHCACHE_DOWN_TTL`, per origin and route, so later calls do not
-//! wait. `WITHCACHE_ORIGIN_CHECK=off` asks nobody and counts every origin
-//! as one that cannot be asked.
+//! Offline means unreachable: no name, no connection, none within the
+//! connect timeout (curl's exit code with `%{num_connects}` 0), or a proxy
+//! that could not open a tunnel. Then the hit is served (an offline lab:
+//! `planner::origin_verdict`) and the origin is remembered per host, port and
+//! route for `WITHCACHE_DOWN_TTL`. An origin that was reached — slow, reset,
+//! empty, refused at the TLS layer — answered: the command passes through,
+//! and a slow or dropped answer is remembered for that URL alone. Nothing the
+//! command's own configuration causes (a CA file, a client certificate) is
+//! remembered. A file the check would open that is not a regular file (a
+//! pipe from `<(…)`) means the origin is not asked at all: the real tool
+//! must be the only reader of the user's input. `WITHCACHE_ORIGIN_CHECK=off`
+//! asks nobody and counts every origin as one that cannot be asked.
 
 use crate::down_memory::DownMemory;
 use crate::env_view::EnvView;
@@ -30,9 +40,8 @@ use crate::planner::{
 };
 use crate::tool::Tool;
 use std::ffi::OsStr;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
 pub const CHECK_VAR: &str = "WITHCACHE_ORIGIN_CHECK";
@@ -61,10 +70,10 @@ pub fn checker(tool: Tool, real: &Path, env: &dyn EnvView) -> Option<PathBuf> {
     }
 }
 
-/// Replaces each hit whose origin answers make it wrong by `OriginNot2xx`
-/// or `OriginIdentity` (without `real_curl` nobody asks, and such hits pass
-/// through); returns one finding per candidate. `chain` is what
-/// the shim hands the programs it runs (the loop guard's variables), so a
+/// Replaces each hit whose origin answers make it wrong by the pass-through
+/// answer the verdict gives (without `real_curl` nobody asks, and such hits
+/// pass through); returns one finding per candidate. `chain` is what the
+/// shim hands the programs it runs (the loop guard's variables), so a
 /// `REAL_CURL` wrapper that calls `curl` reaches the real curl.
 pub fn apply(
     real_curl: Option<&Path>,
@@ -86,6 +95,15 @@ pub fn apply(
     let off = env
         .non_empty_str(CHECK_VAR)
         .is_some_and(|v| v.eq_ignore_ascii_case("off") || v == "0");
+    let in_the_way = if off {
+        None
+    } else {
+        let options = prepared
+            .origin_check_args
+            .iter()
+            .chain(&prepared.identity_args);
+        non_regular_input(options, env)
+    };
     let memory = DownMemory::open(env);
     let route = route_key(prepared, env);
     let now = SystemTime::now();
@@ -95,22 +113,30 @@ pub fn apply(
     let mut head_ops = Vec::new();
     let mut get_ops = Vec::new();
     for &i in &asked {
-        let authority = authority(&prepared.candidates[i].origin.url);
-        if off || remembered(&offline_key(&authority, &route)) {
-            let unreachable = OriginReply {
-                exit: 7,
-                ..Default::default()
-            };
-            replies[i] = (Some(unreachable.clone()), Some(unreachable));
-            findings[i].said = if off {
-                format!("origin not asked ({CHECK_VAR}=off)")
-            } else {
-                "origin unreachable (remembered)".into()
-            };
-        } else if remembered(&head_refused_key(&authority)) {
-            get_ops.push(i);
+        let url = &prepared.candidates[i].origin.url;
+        let from_memory =
+            |reply: OriginReply, said: String| (Some((Some(reply.clone()), Some(reply))), said);
+        let (known, said) = if off {
+            from_memory(UNREACHABLE, format!("origin not asked ({CHECK_VAR}=off)"))
+        } else if let Some(what) = &in_the_way {
+            (
+                Some((None, None)),
+                format!("origin not asked: {what} is not a regular file"),
+            )
+        } else if remembered(&offline_key(&authority(url), &route)) {
+            from_memory(UNREACHABLE, "origin unreachable (remembered)".into())
+        } else if remembered(&no_answer_key(url, &route)) {
+            from_memory(SLOW, "origin gave no answer (remembered)".into())
         } else {
-            head_ops.push(i);
+            (None, String::new())
+        };
+        match known {
+            Some(reply) => {
+                replies[i] = reply;
+                findings[i].said = said;
+            }
+            None if remembered(&head_refused_key(url, &route)) => get_ops.push(i),
+            None => head_ops.push(i),
         }
     }
     let deadline = Instant::now() + timeout;
@@ -125,7 +151,7 @@ pub fn apply(
     };
     ask(&head_ops, false, &mut replies);
     // Origins that refuse HEAD: ask those again with a GET that stops after
-    // the headers, and remember them.
+    // the headers, and remember the URL.
     let refused_head: Vec<usize> = head_ops
         .iter()
         .copied()
@@ -138,31 +164,55 @@ pub fn apply(
         .collect();
     for &i in &refused_head {
         if let Some(m) = &memory {
-            m.mark_down(&head_refused_key(&authority(
+            m.mark_down(&head_refused_key(
                 &prepared.candidates[i].origin.url,
-            )));
+                &route,
+            ));
         }
     }
     get_ops.extend(&refused_head);
     ask(&get_ops, true, &mut replies);
+    // A host that answered any transfer of this check was reached: a
+    // transfer to it that reports no connection reused one, and timed out.
+    let reached: Vec<String> = head_ops
+        .iter()
+        .chain(&get_ops)
+        .filter(|&&i| {
+            let (main, anon) = &replies[i];
+            [main, anon]
+                .into_iter()
+                .flatten()
+                .any(|r| r.status != 0 || r.connects > 0)
+        })
+        .map(|&i| authority(&prepared.candidates[i].origin.url))
+        .collect();
 
     for &i in &asked {
-        let (main, anon) = &replies[i];
         let cand = &prepared.candidates[i];
-        let verdict = origin_verdict(cand.questions, main.as_ref(), anon.as_ref());
-        if verdict == OriginVerdict::Offline
-            && findings[i].said.is_empty()
-            && let Some(m) = &memory
-        {
-            m.mark_down(&offline_key(&authority(&cand.origin.url), &route));
+        let asked_now = findings[i].said.is_empty();
+        let authority = authority(&cand.origin.url);
+        if asked_now && reached.contains(&authority) {
+            let (main, anon) = &mut replies[i];
+            for r in [main, anon].into_iter().flatten() {
+                r.connects = r.connects.max(1);
+            }
         }
-        if findings[i].said.is_empty() {
+        let (main, anon) = &replies[i];
+        let verdict = origin_verdict(cand.questions, main.as_ref(), anon.as_ref());
+        if asked_now && let Some(m) = &memory {
+            if verdict == OriginVerdict::Offline {
+                m.mark_down(&offline_key(&authority, &route));
+            } else if main.as_ref().is_some_and(OriginReply::dropped_or_slow) {
+                m.mark_down(&no_answer_key(&cand.origin.url, &route));
+            }
+        }
+        if asked_now {
             findings[i].said = match main {
                 Some(r) if r.status != 0 => format!("origin {}", r.status),
-                Some(r) if r.could_not_ask() => {
+                Some(r) if r.unreachable() => {
                     format!("origin unreachable (curl exit {})", r.exit)
                 }
-                Some(r) => format!("origin gave no answer (curl exit {})", r.exit),
+                Some(r) => format!("origin reached, no answer (curl exit {})", r.exit),
                 None => "origin gave no answer in time".into(),
             };
             if get_ops.contains(&i) {
@@ -173,6 +223,71 @@ pub fn apply(
         answers[i] = verdict.applied_to(answers[i]);
     }
     findings
+}
+
+/// What a remembered unreachable origin stands for.
+const UNREACHABLE: OriginReply = OriginReply {
+    status: 0,
+    exit: 7,
+    etag: String::new(),
+    length: String::new(),
+    location: String::new(),
+    encoding: String::new(),
+    cache_control: String::new(),
+    connects: 0,
+    tunnel: 0,
+};
+
+/// What a URL remembered as slow or dropped stands for.
+const SLOW: OriginReply = OriginReply {
+    status: 0,
+    exit: 28,
+    etag: String::new(),
+    length: String::new(),
+    location: String::new(),
+    encoding: String::new(),
+    cache_control: String::new(),
+    connects: 1,
+    tunnel: 0,
+};
+
+/// The first option (or environment variable) whose file the check's curl
+/// would open that is not a regular file (a directory, for a CA directory):
+/// a pipe from `<(…)`, `/dev/stdin`, a FIFO, a device. Reading it would take
+/// the user's input from the real tool. A missing file is no one's input
+/// (curl fails on it, as the direct command does).
+pub fn non_regular_input<'a>(
+    options: impl IntoIterator<Item = &'a CheckOption>,
+    env: &dyn EnvView,
+) -> Option<String> {
+    use crate::sent_to_origin::{READ_FROM_ENV, Reads, reads};
+    use std::os::unix::ffi::OsStrExt;
+    let not_as_expected = |path: &[u8], kind: Reads| {
+        std::fs::metadata(OsStr::from_bytes(path)).is_ok_and(|m| match kind {
+            Reads::Dir => !m.is_dir(),
+            _ => !m.is_file(),
+        })
+    };
+    for (name, value) in options {
+        if let Some((path, kind)) = reads(name, value.as_deref())
+            && not_as_expected(&path, kind)
+        {
+            return Some(format!("--{name}"));
+        }
+        if matches!(name.as_str(), "netrc" | "netrc-optional")
+            && let Some(home) = env.non_empty("HOME")
+            && not_as_expected(
+                Path::new(&home).join(".netrc").as_os_str().as_bytes(),
+                Reads::File,
+            )
+        {
+            return Some("~/.netrc".into());
+        }
+    }
+    READ_FROM_ENV.iter().find_map(|(var, kind)| {
+        let path = env.non_empty(var)?;
+        not_as_expected(path.as_bytes(), *kind).then(|| (*var).to_string())
+    })
 }
 
 /// The origin's `scheme://host:port`, as the memory keys it.
@@ -186,8 +301,12 @@ fn offline_key(authority: &str, route: &str) -> String {
     format!("origin-offline {authority} {route}")
 }
 
-fn head_refused_key(authority: &str) -> String {
-    format!("origin-refuses-head {authority}")
+fn no_answer_key(url: &str, route: &str) -> String {
+    format!("origin-no-answer {url} {route}")
+}
+
+fn head_refused_key(url: &str, route: &str) -> String {
+    format!("origin-refuses-head {url} {route}")
 }
 
 /// How the check's curl reaches origins: its route options and the proxy
@@ -263,10 +382,9 @@ fn run_check(
     cmd.args(["-q", "-s", "--parallel", "--parallel-max"])
         .arg(PARALLEL.to_string())
         .args(["-K", "-"])
-        .envs(chain.iter().map(|(k, v)| (*k, v.as_str())))
-        .stderr(Stdio::null());
-    let out = run_with_deadline(cmd, config, deadline);
-    parse_lines(&out, prepared.candidates.len())
+        .envs(chain.iter().map(|(k, v)| (*k, v.as_str())));
+    let done = crate::bounded_run::run(cmd, &config, deadline);
+    parse_lines(&done.stdout, prepared.candidates.len())
 }
 
 /// Per candidate: (with the command's credentials, without them).
@@ -291,23 +409,25 @@ fn write_operation(
         line(name, value.as_deref());
     }
     line("url", Some(url.as_bytes()));
-    line("output", Some(b"/dev/null"));
     line("globoff", None);
     if get {
-        // Stops after the headers when a length is announced (exit 63).
-        line("max-filesize", Some(b"1"));
+        // The first byte of the body fails to be written (exit 23): curl
+        // stops after the headers, announced length or not.
+        line("output", Some(b"/dev/full"));
     } else {
+        line("output", Some(b"/dev/null"));
         line("head", None);
     }
-    line(
-        "max-time",
-        Some(format!("{}.{:03}", limit.as_secs(), limit.subsec_millis()).as_bytes()),
-    );
+    let seconds = format!("{}.{:03}", limit.as_secs(), limit.subsec_millis());
+    // A connection not made within it means unreachable; one made, however
+    // slow the answer, means reached (told apart by %{num_connects}).
+    line("connect-timeout", Some(seconds.as_bytes()));
+    line("max-time", Some(seconds.as_bytes()));
     line(
         "write-out",
         Some(
             format!(
-                "{tag}\\t%{{http_code}}\\t%{{exitcode}}\\t%header{{etag}}\\t%header{{content-length}}\\t%{{redirect_url}}\\t%header{{content-encoding}}\\n"
+                "{tag}\\t%{{http_code}}\\t%{{exitcode}}\\t%{{num_connects}}\\t%{{http_connect}}\\t%header{{etag}}\\t%header{{content-length}}\\t%{{redirect_url}}\\t%header{{content-encoding}}\\t%header{{cache-control}}\\n"
             )
             .as_bytes(),
         ),
@@ -342,53 +462,8 @@ pub(crate) fn quote_into(out: &mut Vec<u8>, v: &[u8]) {
     out.push(b'"');
 }
 
-/// Runs `cmd` with `input` on its stdin and returns its stdout, killing it
-/// at the deadline (what it printed by then still counts). Both are
-/// memory files, not pipes: no thread is needed to feed or drain them, and
-/// a curl that dies early cannot kill the shim with SIGPIPE (which the
-/// shim leaves at its default, for the real tool's sake).
-pub(crate) fn run_with_deadline(mut cmd: Command, input: Vec<u8>, deadline: Instant) -> Vec<u8> {
-    use nix::sys::memfd::{MFdFlags, memfd_create};
-    use std::io::Seek;
-    let memory =
-        || memfd_create(c"cacheshim-check", MFdFlags::MFD_CLOEXEC).map(std::fs::File::from);
-    let (Ok(mut stdin), Ok(stdout)) = (memory(), memory()) else {
-        return Vec::new();
-    };
-    if stdin
-        .write_all(&input)
-        .and_then(|_| stdin.rewind())
-        .is_err()
-    {
-        return Vec::new();
-    }
-    let Ok(reader) = stdout.try_clone() else {
-        return Vec::new();
-    };
-    cmd.stdin(Stdio::from(stdin)).stdout(Stdio::from(stdout));
-    let Ok(mut child) = cmd.spawn() else {
-        return Vec::new();
-    };
-    // The command is dropped with its copies of the descriptors.
-    drop(cmd);
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_micros(500)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break;
-            }
-        }
-    }
-    let mut out = Vec::new();
-    let mut reader = reader;
-    let _ = reader.rewind().and_then(|_| reader.read_to_end(&mut out));
-    out
-}
-
-/// `I W\tSTATUS\tEXIT\tETAG\tLENGTH\tLOCATION` per transfer.
+/// `I W\tSTATUS\tEXIT\tCONNECTS\tTUNNEL\tETAG\tLENGTH\tLOCATION\tENCODING\tCACHE-CONTROL`
+/// per transfer.
 fn parse_lines(out: &[u8], candidates: usize) -> Replies {
     let text = String::from_utf8_lossy(out);
     let mut replies: Replies = vec![(None, None); candidates];
@@ -407,13 +482,19 @@ fn parse_lines(out: &[u8], candidates: usize) -> Replies {
         let Some(slot) = replies.get_mut(i) else {
             continue;
         };
+        let mut next = || f.next().unwrap_or_default();
+        let connects = next().parse().unwrap_or(0);
+        let tunnel = next().parse().unwrap_or(0);
         let reply = OriginReply {
             status,
             exit,
-            etag: f.next().unwrap_or_default().to_string(),
-            length: f.next().unwrap_or_default().to_string(),
-            location: f.next().unwrap_or_default().to_string(),
-            encoding: f.next().unwrap_or_default().to_string(),
+            connects,
+            tunnel,
+            etag: next().to_string(),
+            length: next().to_string(),
+            location: next().to_string(),
+            encoding: next().to_string(),
+            cache_control: next().to_string(),
         };
         if w == "1" {
             slot.0 = Some(reply);

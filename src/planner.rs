@@ -14,6 +14,7 @@ use crate::env_view::EnvView;
 use crate::options::Takes;
 use crate::policy::{self, Effect, HeaderKind, Reason};
 use crate::route::{self, IpFamily, ProbeRoute, ProxyOverrides};
+use crate::sent_to_origin;
 use crate::settings;
 use crate::tool::Tool;
 use std::ffi::OsString;
@@ -94,18 +95,48 @@ pub struct OriginReply {
     pub location: String,
     /// `Content-Encoding` of the answer.
     pub encoding: String,
+    /// `Cache-Control` of the answer.
+    pub cache_control: String,
+    /// Connections curl made for the transfer (`%{num_connects}`): 0 with a
+    /// timeout means none could be made.
+    pub connects: u32,
+    /// The proxy's answer to CONNECT (`%{http_connect}`), 0 when none.
+    pub tunnel: u16,
 }
 
-/// curl exit codes that mean the origin could not be asked at all: no name
-/// (5, 6), no connection (7), no answer in time (28), no TLS session
-/// (35, 53, 54, 58, 59, 60, 64, 66, 77, 80, 83, 90, 91), nothing back (52, 56).
-const COULD_NOT_ASK: &[i32] = &[
-    5, 6, 7, 28, 35, 52, 53, 54, 56, 58, 59, 60, 64, 66, 77, 80, 83, 90, 91,
-];
+/// curl exit codes that, with no connection made, mean the origin could not
+/// be reached: the proxy's name (5) or the origin's (6) did not resolve, no
+/// connection (7), none within the connect timeout (28).
+const NO_CONNECTION: &[i32] = &[5, 6, 7, 28];
 
 impl OriginReply {
-    pub fn could_not_ask(&self) -> bool {
-        self.status == 0 && COULD_NOT_ASK.contains(&self.exit)
+    /// The origin could not be reached at all: no name, no route, no
+    /// connection (or the proxy could not open a tunnel to it). A connection
+    /// that was made — however slow, reset, empty or refused at the TLS
+    /// layer — is an origin that answered.
+    pub fn unreachable(&self) -> bool {
+        if self.status != 0 {
+            return false;
+        }
+        let no_connection = self.connects == 0 && NO_CONNECTION.contains(&self.exit);
+        let no_tunnel = self.exit == 56 && self.tunnel != 0 && !(200..300).contains(&self.tunnel);
+        no_connection || no_tunnel
+    }
+
+    /// Reached, but no answer in time, or the connection dropped (empty
+    /// reply, reset): remembered for the URL, so the next call passes
+    /// through without waiting again. Never a TLS failure, which may be the
+    /// command's own configuration.
+    pub fn dropped_or_slow(&self) -> bool {
+        self.status == 0 && !self.unreachable() && matches!(self.exit, 28 | 52 | 55 | 56)
+    }
+
+    /// The origin says a shared cache must not serve this answer.
+    pub fn private(&self) -> bool {
+        self.cache_control.split(',').any(|d| {
+            let name = d.split('=').next().unwrap_or_default().trim();
+            name.eq_ignore_ascii_case("private") || name.eq_ignore_ascii_case("no-store")
+        })
     }
 
     /// The same answer as `other`, as far as one can tell without the body:
@@ -136,9 +167,12 @@ pub enum OriginVerdict {
     DependsOnIdentity,
     /// The origin sends the file encoded, which curl `--compressed` decodes.
     Encoded,
-    /// No usable answer (the check could not run, or gave none in time):
-    /// the command passes through.
-    Unknown,
+    /// `Cache-Control: private` or `no-store`: not for a shared cache.
+    Private,
+    /// No usable answer: the origin was reached but gave none (slow, reset,
+    /// empty, refused at the TLS layer: the direct command fails or waits
+    /// too), or the check could not run. The command passes through.
+    NoAnswer,
 }
 
 /// `main`: the origin's answer to the request as the command sends it
@@ -150,30 +184,39 @@ pub fn origin_verdict(
     anonymous: Option<&OriginReply>,
 ) -> OriginVerdict {
     let Some(main) = main else {
-        return OriginVerdict::Unknown;
+        return OriginVerdict::NoAnswer;
     };
-    if main.could_not_ask() || anonymous.is_some_and(OriginReply::could_not_ask) {
+    if main.unreachable() || anonymous.is_some_and(OriginReply::unreachable) {
         return OriginVerdict::Offline;
     }
     if main.status == 0 {
-        return OriginVerdict::Unknown;
+        return OriginVerdict::NoAnswer;
     }
-    if questions.redirect && !(200..300).contains(&main.status) {
+    let success = (200..300).contains(&main.status);
+    if questions.redirect && !success {
         return OriginVerdict::Not2xx;
+    }
+    if main.private() {
+        return OriginVerdict::Private;
     }
     if questions.encoding && !matches!(main.encoding.trim(), "" | "identity") {
         return OriginVerdict::Encoded;
     }
     if questions.identity {
+        // The credentials must work: a refused (wrong, expired) one fails
+        // the direct command, whatever the answer without it.
+        if !success {
+            return OriginVerdict::DependsOnIdentity;
+        }
         let Some(anon) = anonymous else {
-            return OriginVerdict::Unknown;
+            return OriginVerdict::NoAnswer;
         };
         if anon.status == 0 {
-            return OriginVerdict::Unknown;
+            return OriginVerdict::NoAnswer;
         }
         // Refused without them: the cache holds what an authorised client
         // fetched. Or the same answer either way.
-        let refused = matches!(anon.status, 401 | 403) && (200..400).contains(&main.status);
+        let refused = matches!(anon.status, 401 | 403);
         if !(refused || anon.same_as(main)) {
             return OriginVerdict::DependsOnIdentity;
         }
@@ -189,7 +232,8 @@ impl OriginVerdict {
             OriginVerdict::Not2xx => "not-2xx",
             OriginVerdict::DependsOnIdentity => "depends-on-identity",
             OriginVerdict::Encoded => "encoded",
-            OriginVerdict::Unknown => "unknown",
+            OriginVerdict::Private => "private",
+            OriginVerdict::NoAnswer => "no-answer",
         }
     }
 
@@ -197,9 +241,11 @@ impl OriginVerdict {
     pub fn applied_to(self, hit: ProbeAnswer) -> ProbeAnswer {
         match self {
             OriginVerdict::Holds | OriginVerdict::Offline => hit,
-            OriginVerdict::Not2xx | OriginVerdict::Unknown => ProbeAnswer::OriginNot2xx,
+            OriginVerdict::Not2xx => ProbeAnswer::OriginNot2xx,
             OriginVerdict::DependsOnIdentity => ProbeAnswer::OriginIdentity,
             OriginVerdict::Encoded => ProbeAnswer::OriginEncoded,
+            OriginVerdict::Private => ProbeAnswer::OriginPrivate,
+            OriginVerdict::NoAnswer => ProbeAnswer::OriginNoAnswer,
         }
     }
 }
@@ -253,9 +299,7 @@ pub struct Prepared {
     pub probe_args: Vec<CheckOption>,
 }
 
-/// An option for the check's curl: its long name (`no-` prefixed when
-/// switched off) and its value.
-pub type CheckOption = (String, Option<Vec<u8>>);
+pub use crate::sent_to_origin::CheckOption;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[allow(clippy::large_enum_variant)] // built once per command, never stored
@@ -283,6 +327,13 @@ pub enum ProbeAnswer {
     /// In the cache, but the origin sends it encoded and curl `--compressed`
     /// would decode it. Counts as a miss.
     OriginEncoded,
+    /// In the cache, but the origin marks its answer `private`/`no-store`.
+    /// Counts as a miss.
+    OriginPrivate,
+    /// In the cache, but the origin gave no usable answer (reached, yet
+    /// slow, reset or failing at the TLS layer), or could not be asked
+    /// without reading the user's input. Counts as a miss.
+    OriginNoAnswer,
 }
 
 impl ProbeAnswer {
@@ -298,6 +349,8 @@ impl ProbeAnswer {
             ProbeAnswer::OriginNot2xx => "origin-not-2xx",
             ProbeAnswer::OriginIdentity => "origin-identity",
             ProbeAnswer::OriginEncoded => "origin-encoded",
+            ProbeAnswer::OriginPrivate => "origin-private",
+            ProbeAnswer::OriginNoAnswer => "origin-no-answer",
         }
     }
 
@@ -315,6 +368,8 @@ impl ProbeAnswer {
             "origin-not-2xx" => ProbeAnswer::OriginNot2xx,
             "origin-identity" => ProbeAnswer::OriginIdentity,
             "origin-encoded" => ProbeAnswer::OriginEncoded,
+            "origin-private" => ProbeAnswer::OriginPrivate,
+            "origin-no-answer" => ProbeAnswer::OriginNoAnswer,
             _ => return None,
         })
     }
@@ -384,6 +439,8 @@ struct Facts {
     wget_unaskable_credential: Option<String>,
     /// wget `--auth-no-challenge` (last state).
     wget_auth_no_challenge: bool,
+    /// wget `--user`/`--password` and their `--http-` forms (argv only).
+    wget_login: WgetLogin,
     /// curl `--compressed` (last state).
     compressed: Option<bool>,
     /// wget `-N` (last state).
@@ -392,6 +449,39 @@ struct Facts {
     wget_cookies: Option<bool>,
     probe_args: Vec<CheckOption>,
     ip_family: Option<IpFamily>,
+}
+
+/// wget's login for HTTP: `--http-user` before `--user`, likewise the
+/// password (wget's `http_user ? http_user : user`).
+#[derive(Default)]
+struct WgetLogin {
+    user: Option<Vec<u8>>,
+    http_user: Option<Vec<u8>>,
+    password: Option<Vec<u8>>,
+    http_password: Option<Vec<u8>>,
+}
+
+impl WgetLogin {
+    /// The identity question in curl's words: `--anyauth` sends nothing
+    /// until the origin asks, then answers the challenge, as wget does.
+    /// None when there is no user (wget then sends nothing), Err when curl
+    /// cannot say it (a `:` in the user name).
+    fn as_curl(&self) -> Result<Option<Vec<CheckOption>>, ()> {
+        let Some(user) = self.http_user.as_ref().or(self.user.as_ref()) else {
+            return Ok(None);
+        };
+        if user.contains(&b':') {
+            return Err(());
+        }
+        let password = self.http_password.as_ref().or(self.password.as_ref());
+        let mut login = user.clone();
+        login.push(b':');
+        login.extend_from_slice(password.map_or(&[][..], Vec::as_slice));
+        Ok(Some(vec![
+            ("user".into(), Some(login)),
+            ("anyauth".into(), None),
+        ]))
+    }
 }
 
 pub fn prepare(input: &PlanInput) -> Preparation {
@@ -511,6 +601,20 @@ fn prepare_inner(input: &PlanInput) -> Result<Prepared, PassThrough> {
         // Whether the answer depends on a client certificate or an FTP login
         // cannot be asked with a HEAD.
         return Err(PassThrough::new(Reason::OriginIdentity, name.clone()));
+    }
+    if facts.wget_challenge_credentials && !facts.wget_auth_no_challenge {
+        // Whether the origin accepts them is asked (a refused login fails the
+        // direct command).
+        match facts.wget_login.as_curl() {
+            Ok(Some(mut login)) => facts.identity_args.append(&mut login),
+            Ok(None) => {}
+            Err(()) => {
+                return Err(PassThrough::new(
+                    Reason::OriginIdentity,
+                    "a wget user name curl cannot send",
+                ));
+            }
+        }
     }
     if facts.wget_challenge_credentials && facts.wget_auth_no_challenge {
         // Then they are sent at once, and would have to be asked about in
@@ -720,8 +824,19 @@ fn apply(tool: Tool, occ: &Occurrence, from_config: bool, facts: &mut Facts) {
                 (Tool::Curl, _) | (Tool::Wget, "header") => {
                     facts.identity_args.push(check_option(occ))
                 }
+                (Tool::Wget, "ask-password" | "use-askpass") => {
+                    // The password is typed: whether it works cannot be asked.
+                    facts.wget_unaskable_credential.get_or_insert(name);
+                }
                 (Tool::Wget, long) if policy::WGET_CHALLENGE_CREDENTIALS.contains(&long) => {
-                    facts.wget_challenge_credentials = true
+                    facts.wget_challenge_credentials = true;
+                    let v = occ.value.clone().unwrap_or_default();
+                    match long {
+                        "user" => facts.wget_login.user = Some(v),
+                        "http-user" => facts.wget_login.http_user = Some(v),
+                        "password" => facts.wget_login.password = Some(v),
+                        _ => facts.wget_login.http_password = Some(v),
+                    }
                 }
                 (Tool::Wget, _) => {
                     facts.wget_unaskable_credential.get_or_insert(name);
@@ -738,12 +853,15 @@ fn apply(tool: Tool, occ: &Occurrence, from_config: bool, facts: &mut Facts) {
     if tool == Tool::Wget && occ.spec.long == "auth-no-challenge" {
         facts.wget_auth_no_challenge = occ.enabled;
     }
-    if tool == Tool::Wget && crate::tool_probe::WGET_PROBE_OPTIONS.contains(&occ.spec.long) {
-        facts.probe_args.push(check_option(occ));
-    }
-    // Config-file options too: the check's curl runs with -q.
-    if tool == Tool::Curl && policy::CURL_ORIGIN_CHECK_OPTIONS.contains(&occ.spec.long) {
-        facts.origin_check_args.push(check_option(occ));
+    // What the command sends to the origin, in curl's words, for the check
+    // (config-file options too: the check's curl runs with -q).
+    if let Some(sent) = sent_to_origin::row(tool, occ.spec.long) {
+        if sent.wget_probe {
+            facts.probe_args.push(check_option(occ));
+        }
+        if let Some(option) = sent.as_curl(occ.enabled, occ.value.as_deref()) {
+            facts.origin_check_args.push(option);
+        }
     }
     match policy::effect(tool, occ.spec.long) {
         Effect::Neutral => {}
@@ -778,7 +896,11 @@ fn apply(tool: Tool, occ: &Occurrence, from_config: bool, facts: &mut Facts) {
             block(Reason::RefererSecret, "--header Referer".into())
         }
         Effect::Header => match policy::header_kind(value) {
-            HeaderKind::Neutral => {}
+            // Sent to the origin as to the cache host: the check sends it too
+            // (an origin may redirect by User-Agent).
+            HeaderKind::Neutral => facts
+                .origin_check_args
+                .push(("header".into(), Some(value.to_vec()))),
             HeaderKind::Credential => {
                 let name = header_name(value);
                 credential(facts, format!("--header {name}"));
@@ -923,6 +1045,8 @@ pub fn finish(args: &[OsString], prepared: &Prepared, answers: &[ProbeAnswer]) -
     let mut any_not_2xx = false;
     let mut any_identity = false;
     let mut any_encoded = false;
+    let mut any_private = false;
+    let mut any_no_answer = false;
     for (cand, answer) in prepared.candidates.iter().zip(answers) {
         match answer {
             ProbeAnswer::Hit { accepts_ranges } if *accepts_ranges || !prepared.needs_ranges => {
@@ -931,6 +1055,8 @@ pub fn finish(args: &[OsString], prepared: &Prepared, answers: &[ProbeAnswer]) -
             ProbeAnswer::OriginNot2xx => any_not_2xx = true,
             ProbeAnswer::OriginIdentity => any_identity = true,
             ProbeAnswer::OriginEncoded => any_encoded = true,
+            ProbeAnswer::OriginPrivate => any_private = true,
+            ProbeAnswer::OriginNoAnswer => any_no_answer = true,
             ProbeAnswer::Hit { .. } | ProbeAnswer::Miss | ProbeAnswer::Unprobeable => {}
             ProbeAnswer::Unreachable => any_unreachable = true,
         }
@@ -942,6 +1068,10 @@ pub fn finish(args: &[OsString], prepared: &Prepared, answers: &[ProbeAnswer]) -
             Reason::OriginIdentity
         } else if any_encoded {
             Reason::Encoding
+        } else if any_private {
+            Reason::OriginPrivate
+        } else if any_no_answer {
+            Reason::OriginNoAnswer
         } else if any_not_2xx {
             Reason::OriginNot2xx
         } else {

@@ -70,6 +70,13 @@ pub enum Reason {
     /// `WITHCACHE_REQUIRE_TLS=1`: https origins are not served from a
     /// plain-http cache host.
     CleartextCache,
+    /// The origin marks its answer `Cache-Control: private` or `no-store`:
+    /// a shared cache must not serve it.
+    OriginPrivate,
+    /// The origin was reached but gave no usable answer to the check (slow,
+    /// reset, refused at the TLS layer), or could not be asked without
+    /// reading the user's input: not offline, so the command runs as written.
+    OriginNoAnswer,
 }
 
 impl Reason {
@@ -111,6 +118,8 @@ impl Reason {
             Reason::RefererSecret => "referer-secret",
             Reason::ProxyAuth => "proxy-auth",
             Reason::CleartextCache => "cleartext-cache",
+            Reason::OriginPrivate => "origin-private",
+            Reason::OriginNoAnswer => "origin-no-answer",
         }
     }
 
@@ -150,6 +159,8 @@ impl Reason {
         Reason::RefererSecret,
         Reason::ProxyAuth,
         Reason::CleartextCache,
+        Reason::OriginPrivate,
+        Reason::OriginNoAnswer,
     ];
 }
 
@@ -344,47 +355,6 @@ fn wget_effect(long: &str) -> Effect {
         _ => Neutral,
     }
 }
-
-/// curl options carried from the command to the origin check (curl without
-/// `-L`, see `planner::Prepared::origin_check`): how the real curl reaches
-/// the origin (proxy, TLS verification, address family, DNS) and the two
-/// neutral headers an origin may redirect by. Nothing else of the user's:
-/// no credentials, no cookies, no other headers.
-pub const CURL_ORIGIN_CHECK_OPTIONS: &[&str] = &[
-    "proxy",
-    "proxy1.0",
-    "noproxy",
-    "proxytunnel",
-    "proxy-user",
-    "proxy-anyauth",
-    "proxy-basic",
-    "proxy-digest",
-    "proxy-ntlm",
-    "proxy-negotiate",
-    "proxy-insecure",
-    "proxy-cacert",
-    "proxy-capath",
-    "socks4",
-    "socks4a",
-    "socks5",
-    "socks5-hostname",
-    "preproxy",
-    "insecure",
-    "cacert",
-    "capath",
-    "crlfile",
-    "ca-native",
-    "ipv4",
-    "ipv6",
-    "interface",
-    "dns-servers",
-    "dns-interface",
-    "dns-ipv4-addr",
-    "dns-ipv6-addr",
-    "doh-url",
-    "user-agent",
-    "referer",
-];
 
 /// wget credentials sent only after the origin asks for them (a 401 with a
 /// challenge), unless `--auth-no-challenge`: the direct download gets the
@@ -776,13 +746,6 @@ mod tests {
                     "{name} listed but neutral"
                 );
             }
-        }
-    }
-
-    #[test]
-    fn origin_check_options_exist() {
-        for name in CURL_ORIGIN_CHECK_OPTIONS {
-            assert!(options::by_long(Tool::Curl, name).is_some(), "--{name}");
         }
     }
 

@@ -194,9 +194,9 @@ fn decide(
             }
             let timeout = settings::probe_timeout(env);
             let https = prepared.server.scheme == crate::cache_url::ServerScheme::Https;
-            let mut answers = if https {
+            let (mut answers, host_dead) = if https {
                 // Asked with the real tool: its trust is the download's.
-                crate::tool_probe::probe_all(
+                let probed = crate::tool_probe::probe_all(
                     tool,
                     target_bytes == TargetBytes::Raw,
                     real,
@@ -204,16 +204,14 @@ fn decide(
                     timeout,
                     chain_vars,
                     env,
-                )
+                );
+                (probed.answers, probed.host_dead)
             } else {
-                probe::probe_all(&prepared, timeout, target_bytes)
+                let answers = probe::probe_all(&prepared, timeout, target_bytes);
+                let dead = answers.iter().all(|a| *a == ProbeAnswer::Unreachable);
+                (answers, dead)
             };
-            // (Not for an https cache host: a certificate this command does
-            // not trust says nothing about the next command's trust.)
-            if !https
-                && answers.iter().all(|a| *a == ProbeAnswer::Unreachable)
-                && let Some(m) = &memory
-            {
+            if host_dead && let Some(m) = &memory {
                 m.mark_down(&route);
             }
             let checker = origin_check::checker(tool, real, env);

@@ -15,50 +15,62 @@
 use crate::env_view::EnvView;
 use crate::planner::{CheckOption, Prepared, ProbeAnswer};
 use crate::tool::Tool;
-use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Instant;
 
-/// GNU wget options (from argv and wgetrc) carried to its probe: how it
-/// trusts and reaches the cache host. wget's probe runs with --no-config.
-pub const WGET_PROBE_OPTIONS: &[&str] = &[
-    "ca-certificate",
-    "ca-directory",
-    "check-certificate",
-    "inet4-only",
-    "inet6-only",
-    "prefer-family",
-    "proxy",
-];
+/// The answers, one per candidate (same order), and whether the cache host
+/// itself could not be reached or gave no answer in time (for the
+/// dead-cache memory: never a certificate the command does not trust, which
+/// says nothing about the next command's trust).
+pub struct Probed {
+    pub answers: Vec<ProbeAnswer>,
+    pub host_dead: bool,
+}
 
-/// One answer per candidate (same order).
 pub fn probe_all(
     tool: Tool,
     busybox: bool,
     real: &Path,
     prepared: &Prepared,
-    timeout: Duration,
+    timeout: std::time::Duration,
     chain: &[(&str, String)],
-    _env: &dyn EnvView,
-) -> Vec<ProbeAnswer> {
+    env: &dyn EnvView,
+) -> Probed {
     let deadline = Instant::now() + timeout;
+    let options = match tool {
+        Tool::Curl => &prepared.origin_check_args,
+        Tool::Wget => &prepared.probe_args,
+    };
+    if crate::origin_check::non_regular_input(options, env).is_some() {
+        // Asking would read the user's input: not asked, a miss.
+        return Probed {
+            answers: vec![ProbeAnswer::Unprobeable; prepared.candidates.len()],
+            host_dead: false,
+        };
+    }
     match tool {
         Tool::Curl => curl_probe(real, prepared, deadline, chain),
-        Tool::Wget => prepared
-            .candidates
-            .iter()
-            .map(|c| {
-                wget_probe(
-                    real,
-                    busybox,
-                    &prepared.probe_args,
-                    &c.cache_url,
-                    deadline,
-                    chain,
-                )
-            })
-            .collect(),
+        Tool::Wget => {
+            let each: Vec<(ProbeAnswer, bool)> = prepared
+                .candidates
+                .iter()
+                .map(|c| {
+                    wget_probe(
+                        real,
+                        busybox,
+                        &prepared.probe_args,
+                        &c.cache_url,
+                        deadline,
+                        chain,
+                    )
+                })
+                .collect();
+            Probed {
+                host_dead: each.iter().all(|(_, dead)| *dead),
+                answers: each.into_iter().map(|(a, _)| a).collect(),
+            }
+        }
     }
 }
 
@@ -67,9 +79,10 @@ fn curl_probe(
     prepared: &Prepared,
     deadline: Instant,
     chain: &[(&str, String)],
-) -> Vec<ProbeAnswer> {
+) -> Probed {
     let left = deadline.saturating_duration_since(Instant::now());
     let limit = left - left / 10;
+    let seconds = format!("{}.{:03}", limit.as_secs(), limit.subsec_millis());
     let mut config = Vec::new();
     for (i, cand) in prepared.candidates.iter().enumerate() {
         if i > 0 {
@@ -85,22 +98,24 @@ fn curl_probe(
         line("head", None);
         line("globoff", None);
         line("output", Some(b"/dev/null"));
-        line(
-            "max-time",
-            Some(format!("{}.{:03}", limit.as_secs(), limit.subsec_millis()).as_bytes()),
-        );
+        line("connect-timeout", Some(seconds.as_bytes()));
+        line("max-time", Some(seconds.as_bytes()));
         line(
             "write-out",
-            Some(format!("{i}\\t%{{http_code}}\\t%header{{accept-ranges}}\\n").as_bytes()),
+            Some(
+                format!("{i}\\t%{{http_code}}\\t%header{{accept-ranges}}\\t%{{exitcode}}\\n")
+                    .as_bytes(),
+            ),
         );
     }
     let mut cmd = Command::new(real);
     cmd.args(["-q", "-s", "--parallel", "--parallel-max", "8", "-K", "-"])
-        .envs(chain.iter().map(|(k, v)| (*k, v.as_str())))
-        .stderr(Stdio::null());
-    let out = crate::origin_check::run_with_deadline(cmd, config, deadline);
+        .envs(chain.iter().map(|(k, v)| (*k, v.as_str())));
+    let done = crate::bounded_run::run(cmd, &config, deadline);
     let mut answers = vec![ProbeAnswer::Unreachable; prepared.candidates.len()];
-    for l in String::from_utf8_lossy(&out).lines() {
+    // No line at all (killed at the deadline) counts as no answer in time.
+    let mut dead = vec![true; prepared.candidates.len()];
+    for l in String::from_utf8_lossy(&done.stdout).lines() {
         let mut f = l.split('\t');
         let (Some(i), Some(status)) = (f.next(), f.next()) else {
             continue;
@@ -111,16 +126,25 @@ fn curl_probe(
         let ranges = f
             .next()
             .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("bytes")));
+        let exit: i32 = f.next().and_then(|e| e.trim().parse().ok()).unwrap_or(0);
         if let Some(a) = answers.get_mut(i) {
             *a = crate::probe::answer_for_status(status, ranges);
+            // No name, no connection, no answer in time: dead. A TLS
+            // failure is about this command's trust.
+            dead[i] = status == 0 && matches!(exit, 5 | 6 | 7 | 28);
         }
     }
-    answers
+    Probed {
+        host_dead: dead.iter().all(|d| *d),
+        answers,
+    }
 }
 
 /// wget's spider on one cache URL: exit 0 is there, a 4xx on stderr is a
 /// miss, anything else (a certificate it does not trust, no connection)
-/// means the download could not be served from there.
+/// means the download could not be served from there. Also whether the host
+/// could not be reached at all (wget's network failure, exit 4, that is not
+/// about TLS; or no end before the deadline).
 fn wget_probe(
     real: &Path,
     busybox: bool,
@@ -128,10 +152,10 @@ fn wget_probe(
     url: &str,
     deadline: Instant,
     chain: &[(&str, String)],
-) -> ProbeAnswer {
+) -> (ProbeAnswer, bool) {
     let left = deadline.saturating_duration_since(Instant::now());
     if left.is_zero() {
-        return ProbeAnswer::Unreachable;
+        return (ProbeAnswer::Unreachable, true);
     }
     let secs = left.as_secs().max(1).to_string();
     let mut cmd = Command::new(real);
@@ -152,41 +176,28 @@ fn wget_probe(
     }
     cmd.arg("--")
         .arg(url)
-        .envs(chain.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let Ok(mut child) = cmd.spawn() else {
-        return ProbeAnswer::Unreachable;
-    };
-    let mut err = Vec::new();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(s)) => break Some(s),
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(1)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-        }
-    };
-    if let Some(mut e) = child.stderr.take() {
-        let _ = e.read_to_end(&mut err);
-    }
-    let text = String::from_utf8_lossy(&err).to_ascii_lowercase();
+        .envs(chain.iter().map(|(k, v)| (*k, v.as_str())));
+    let done = crate::bounded_run::run(cmd, b"", deadline);
+    let text = String::from_utf8_lossy(&done.stderr).to_ascii_lowercase();
     let ranges = text.contains("accept-ranges: bytes");
-    match status {
-        Some(s) if s.success() => ProbeAnswer::Hit {
-            accepts_ranges: ranges,
-        },
+    match done.status {
+        Some(s) if s.success() => (
+            ProbeAnswer::Hit {
+                accepts_ranges: ranges,
+            },
+            false,
+        ),
         Some(_)
             if [" 404", " 403", " 410", " 400"].iter().any(|c| {
                 text.contains(&format!("http/1.1{c}")) || text.contains(&format!("http/1.0{c}"))
             }) =>
         {
-            ProbeAnswer::Miss
+            (ProbeAnswer::Miss, false)
         }
-        _ => ProbeAnswer::Unreachable,
+        Some(s) => {
+            let tls = text.contains("ssl") || text.contains("tls") || text.contains("certificate");
+            (ProbeAnswer::Unreachable, s.code() == Some(4) && !tls)
+        }
+        None => (ProbeAnswer::Unreachable, true),
     }
 }

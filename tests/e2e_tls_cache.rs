@@ -8,138 +8,14 @@
 
 mod common;
 
-use common::servers::{Reply, TestServer, free_port, wait_port, which};
+use common::servers::{Reply, TestServer, free_port, which};
 use common::stage::{Stage, assert_same};
+use common::tls::{issue, nginx};
 use common::*;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 const CACHED: &[u8] = b"the artifact, as the cache host holds it\n";
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let ok = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "openssl {args:?}");
-}
-
-/// A CA (`NAME-ca.pem`) and a certificate it signs for `san` (`NAME.pem`).
-fn issue(dir: &Path, name: &str, san: &str) {
-    let ca_key = format!("{name}-ca.key");
-    let ca = format!("{name}-ca.pem");
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            &ca_key,
-            "-out",
-            &ca,
-            "-days",
-            "2",
-            "-subj",
-            &format!("/CN={name} CA"),
-        ],
-    );
-    let key = format!("{name}.key");
-    let csr = format!("{name}.csr");
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            &key,
-            "-out",
-            &csr,
-            "-subj",
-            "/CN=cache",
-        ],
-    );
-    let ext = format!("{name}.ext");
-    std::fs::write(dir.join(&ext), format!("subjectAltName={san}\n")).unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            &csr,
-            "-CA",
-            &ca,
-            "-CAkey",
-            &ca_key,
-            "-CAcreateserial",
-            "-out",
-            &format!("{name}.pem"),
-            "-days",
-            "2",
-            "-extfile",
-            &ext,
-        ],
-    );
-}
-
-struct Nginx {
-    child: Child,
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// nginx with one https server per (port, certificate name) over `root`.
-fn nginx(dir: &Path, servers: &[(u16, &str)]) -> Option<Nginx> {
-    let bin = which("nginx")
-        .or_else(|| Some("/usr/sbin/nginx".into()).filter(|p: &std::path::PathBuf| p.exists()))?;
-    std::fs::create_dir_all(dir.join("tmp")).unwrap();
-    let d = dir.display();
-    let user = if nix::unistd::geteuid().is_root() {
-        "user root;"
-    } else {
-        ""
-    };
-    let mut conf = format!(
-        "{user} daemon off; worker_processes 1; pid {d}/nginx.pid; error_log {d}/error.log;\n\
-         events {{ worker_connections 64; }}\n\
-         http {{ access_log {d}/access.log; client_body_temp_path {d}/tmp; proxy_temp_path {d}/tmp;\n\
-         fastcgi_temp_path {d}/tmp; uwsgi_temp_path {d}/tmp; scgi_temp_path {d}/tmp;\n"
-    );
-    for (port, cert) in servers {
-        conf.push_str(&format!(
-            "server {{ listen 127.0.0.1:{port} ssl; ssl_certificate {d}/{cert}.pem; ssl_certificate_key {d}/{cert}.key; root {d}/root; }}\n"
-        ));
-    }
-    conf.push_str("}\n");
-    std::fs::write(dir.join("nginx.conf"), conf).unwrap();
-    let child = Command::new(bin)
-        .args(["-c", &format!("{d}/nginx.conf"), "-p", &d.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    let n = Nginx { child };
-    for (port, _) in servers {
-        if !wait_port(*port, Duration::from_secs(10)) {
-            return None;
-        }
-    }
-    Some(n)
-}
 
 fn hold(root: &Path, origin: &str, bytes: &[u8]) {
     let p = root.join(cache_path(origin).trim_start_matches('/'));

@@ -15,7 +15,7 @@ use std::os::unix::ffi::OsStrExt;
 
 const HELP: &str = "\
 Usage: cacheshim plan [--assume hit|hit-ranges|miss|unreachable]
-                      [--assume-origin 2xx|redirect|refused|unreachable] -- curl|wget ARGS...
+                      [--assume-origin 2xx|redirect|refused|unreachable|slow|private] -- curl|wget ARGS...
 
 Prints, as JSON on stdout, what the shim would do with this command in this
 environment: the real tool it would run, the URL candidates with their probe
@@ -50,7 +50,7 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
                 let v = a.value(&f)?.to_string_lossy().into_owned();
                 assume_origin = Some(assumed_origin(&v).ok_or_else(|| {
                     super::Usage(format!(
-                        "--assume-origin: '{v}' is not 2xx, redirect, refused or unreachable"
+                        "--assume-origin: '{v}' is not 2xx, redirect, refused, unreachable, slow or private"
                     ))
                 })?);
             }
@@ -98,15 +98,18 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
                 Some(a) => vec![a; prepared.candidates.len()],
                 None if prepared.server.scheme == crate::cache_url::ServerScheme::Https => {
                     match &real {
-                        Some(r) => crate::tool_probe::probe_all(
-                            tool,
-                            busybox,
-                            &r.path,
-                            &prepared,
-                            settings::probe_timeout(&env),
-                            &chain.passed_on(None, r.override_id),
-                            &env,
-                        ),
+                        Some(r) => {
+                            crate::tool_probe::probe_all(
+                                tool,
+                                busybox,
+                                &r.path,
+                                &prepared,
+                                settings::probe_timeout(&env),
+                                &chain.passed_on(None, r.override_id),
+                                &env,
+                            )
+                            .answers
+                        }
                         None => vec![ProbeAnswer::Unreachable; prepared.candidates.len()],
                     }
                 }
@@ -215,7 +218,8 @@ fn assumed_origin(v: &str) -> Option<(OriginReply, OriginReply)> {
         },
         length: String::new(),
         location: location.into(),
-        encoding: String::new(),
+        connects: u32::from(status != 0),
+        ..OriginReply::default()
     };
     Some(match v {
         "2xx" => (reply(200, 0, ""), reply(200, 0, "")),
@@ -225,6 +229,20 @@ fn assumed_origin(v: &str) -> Option<(OriginReply, OriginReply)> {
         ),
         "refused" => (reply(200, 0, ""), reply(401, 0, "")),
         "unreachable" => (reply(0, 7, ""), reply(0, 7, "")),
+        "slow" => {
+            let reached = OriginReply {
+                connects: 1,
+                ..reply(0, 28, "")
+            };
+            (reached.clone(), reached)
+        }
+        "private" => {
+            let private = OriginReply {
+                cache_control: "private".into(),
+                ..reply(200, 0, "")
+            };
+            (private.clone(), private)
+        }
         _ => return None,
     })
 }

@@ -201,4 +201,5 @@ pub fn cache_path(origin: &str) -> String {
 pub mod fixtures;
 pub mod servers;
 pub mod stage;
+pub mod tls;
 pub mod world;

@@ -65,6 +65,16 @@ pub enum Reply {
     Delayed(Duration, Box<Reply>),
     /// Promise `body.len()` bytes, send `cut_at`, close.
     CutBody { body: Vec<u8>, cut_at: usize },
+    /// 200 with `headers` and no length (the end of the connection ends the
+    /// body): `body` in chunks of `chunk` bytes, `pause` between them, until
+    /// the client goes away; what was sent is added to `sent`.
+    Trickle {
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+        chunk: usize,
+        pause: Duration,
+        sent: Arc<std::sync::atomic::AtomicUsize>,
+    },
 }
 
 type Handler = dyn Fn(&Seen) -> Reply + Send + Sync;
@@ -221,6 +231,29 @@ fn send(mut out: TcpStream, req: &Seen, reply: Reply, stop: &AtomicBool) {
             }
             send(out, req, *inner, stop);
         }
+        Reply::Trickle {
+            headers,
+            body,
+            chunk,
+            pause,
+            sent,
+        } => {
+            let mut head = "HTTP/1.1 200 OK\r\nConnection: close\r\n".to_string();
+            for (k, v) in &headers {
+                head.push_str(&format!("{k}: {v}\r\n"));
+            }
+            head.push_str("\r\n");
+            if out.write_all(head.as_bytes()).is_err() || req.method == "HEAD" {
+                return;
+            }
+            for piece in body.chunks(chunk.max(1)) {
+                if stop.load(Ordering::Relaxed) || out.write_all(piece).is_err() {
+                    break;
+                }
+                sent.fetch_add(piece.len(), Ordering::Relaxed);
+                std::thread::sleep(pause);
+            }
+        }
         Reply::CutBody { body, cut_at } => {
             let head = format!(
                 "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
@@ -230,6 +263,85 @@ fn send(mut out: TcpStream, req: &Seen, reply: Reply, stop: &AtomicBool) {
             if req.method != "HEAD" {
                 let _ = out.write_all(&body[..cut_at]);
             }
+        }
+    }
+}
+
+/// A blackholed address on loopback: a listener whose accept queue is full
+/// and never drained, so the kernel drops every further SYN and a connect
+/// hangs until the client gives up, as for a host whose packets go nowhere
+/// (no connection is ever made, unlike a server that accepts and hangs).
+pub struct Blackhole {
+    listener: TcpListener,
+    _held: Vec<TcpStream>,
+}
+
+impl Blackhole {
+    pub fn start() -> Blackhole {
+        use std::os::fd::AsRawFd;
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback:0");
+        // SAFETY: lowers the backlog of a socket this function owns.
+        unsafe { nix::libc::listen(listener.as_raw_fd(), 0) };
+        let addr = listener.local_addr().unwrap();
+        let mut held = Vec::new();
+        for _ in 0..4 {
+            match TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+                Ok(s) => held.push(s),
+                Err(_) => break,
+            }
+        }
+        Blackhole {
+            listener,
+            _held: held,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.listener.local_addr().unwrap())
+    }
+}
+
+/// A host that accepts connections and never reads or writes a byte (a
+/// TLS handshake that is never answered): held until dropped.
+pub struct Silent {
+    addr: std::net::SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Silent {
+    pub fn start() -> Silent {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback:0");
+        let addr = listener.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming() {
+                if stop2.load(Ordering::Relaxed) {
+                    break;
+                }
+                held.extend(stream.ok());
+            }
+        });
+        Silent {
+            addr,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for Silent {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
         }
     }
 }

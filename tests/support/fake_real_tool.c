@@ -14,7 +14,8 @@
  * question on stdin): logs the config to $FAKE_CHECK_LOG and answers every
  * operation's write-out with $FAKE_ORIGIN_STATUS (the request with the
  * command's credentials) or $FAKE_ANON_STATUS (without them; default the
- * same), a fixed ETag, or curl exit $FAKE_ORIGIN_EXIT with no status. */
+ * same), one connection and a fixed ETag, or curl exit $FAKE_ORIGIN_EXIT
+ * with no status and no connection. */
 static int origin_check(void) {
     static char config[1 << 20];
     size_t n = fread(config, 1, sizeof config - 1, stdin);
@@ -39,9 +40,9 @@ static int origin_check(void) {
         int with_credentials = end > at && end[-1] == '1';
         fwrite(at, 1, (size_t)(end - at), stdout);
         if (exitcode)
-            printf("\t000\t%s\t\t\t\n", exitcode);
+            printf("\t000\t%s\t0\t0\t\t\t\t\t\n", exitcode);
         else
-            printf("\t%s\t0\t\"e1\"\t10\t\n",
+            printf("\t%s\t0\t1\t0\t\"e1\"\t10\t\t\t\n",
                    with_credentials || !anon ? (status ? status : "200") : anon);
     }
     return 0;
