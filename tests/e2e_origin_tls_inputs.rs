@@ -78,14 +78,18 @@ fn tls_origin() -> Option<TlsOrigin> {
     let d = dir.path();
     issue(d, "origin", "IP:127.0.0.1,DNS:localhost");
     std::fs::create_dir_all(d.join("root/f")).unwrap();
+    std::fs::create_dir_all(d.join("root/private")).unwrap();
     for name in ["x.bin", "final.bin", "y.bin"] {
         std::fs::write(d.join("root/f").join(name), ARTIFACT).unwrap();
     }
+    std::fs::write(d.join("root/private/w.bin"), ARTIFACT).unwrap();
     let port = free_port();
+    // /private/: a sign-in page without an Authorization header.
     let nginx = nginx_with(
         d,
         &[(port, "origin")],
-        "location /redir/ { return 302 /f/final.bin; }",
+        "location /redir/ { return 302 /f/final.bin; } \
+         location /private/ { if ($http_authorization = \"\") { return 200 \"<html>Please sign in</html>\\n\"; } }",
     );
     let Some(nginx) = nginx else {
         missing_part("nginx with TLS");
@@ -225,6 +229,50 @@ fn process_substitutions_are_read_by_the_real_tool_alone() {
             .count(),
         0
     );
+}
+
+#[test]
+fn wget_credential_headers_are_asked_with_wgets_own_trust() {
+    let Some(bin) = parts() else { return };
+    let Some(o) = tls_origin() else { return };
+    let stage = Stage::new(&bin);
+    // The cache holds what an anonymous client got: the sign-in page.
+    let url = format!("{}/private/w.bin", o.url);
+    let sign_in: &'static [u8] = b"<html>Please sign in</html>\n";
+    let cache = cache_holding(std::slice::from_ref(&url), sign_in);
+    let runtime = tempfile::tempdir().unwrap();
+    let e = env(&cache.url(), &runtime);
+    // The check's curl trusts what wget trusts (--ca-certificate as
+    // --cacert): it reaches the origin, which answers by the header.
+    let (shim, said) = same(
+        &stage,
+        "wget-ca",
+        &format!(
+            "wget -q --ca-certificate={} --header 'Authorization: Bearer t0k' -O w.bin {url}",
+            o.ca
+        ),
+        &e,
+    );
+    assert_eq!(shim.files["w.bin"], ARTIFACT, "{said}");
+    assert!(said.contains("origin-identity"), "{said}");
+    // The same CA as a process substitution: wget alone reads it.
+    let (shim, said) = same(
+        &stage,
+        "wget-ca-pipe",
+        &format!(
+            "wget -q --ca-certificate=<(cat {}) --header 'Authorization: Bearer t0k' -O w.bin {url}",
+            o.ca
+        ),
+        &e,
+    );
+    assert_eq!(shim.files["w.bin"], ARTIFACT, "{said}");
+    assert!(said.contains("not a regular file"), "{said}");
+    let served = cache
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET")
+        .count();
+    assert_eq!(served, 0);
 }
 
 #[test]
