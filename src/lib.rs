@@ -2,9 +2,9 @@
 //! when it holds the artifact, and otherwise runs the real tool as written.
 //!
 //! Data flow: `invocation` (argv[0]) → `settings` → `cmdline`, `config_files`,
-//! `policy` and `route` → `planner` (pure) → `probe` (and `origin_check`) →
-//! `planner::finish` →
-//! `real_tool` and `loop_guard` → `exec`.
+//! `policy`, `sent_to_origin` and `route` → `planner` (pure) → `probe` (and
+//! `origin_check`, `tool_probe`, which run the real tool by `bounded_run`) →
+//! `planner::finish` → `real_tool` and `loop_guard` → `exec`.
 
 #[macro_use]
 pub mod output;
