@@ -344,31 +344,11 @@ fn shim_dirs(
 
 /// First line of `TOOL --version`, bounded in time.
 fn tool_version(path: &Path) -> Option<String> {
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(path)
-        .arg("--version")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    let start = Instant::now();
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if start.elapsed() < Duration::from_secs(5) => {
-                std::thread::sleep(Duration::from_millis(5))
-            }
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return None;
-            }
-        }
-    }
-    let mut out = String::new();
-    use std::io::Read;
-    child.stdout.take()?.read_to_string(&mut out).ok()?;
+    let mut cmd = std::process::Command::new(path);
+    cmd.arg("--version");
+    let done = crate::bounded_run::run(cmd, b"", Instant::now() + Duration::from_secs(5));
+    done.status?;
+    let out = String::from_utf8_lossy(&done.stdout);
     // "curl 7.88.1 (x86_64-pc-linux-gnu) libcurl/…" -> "curl 7.88.1";
     // "GNU Wget 1.21.3 built on linux-gnu." -> "GNU Wget 1.21.3".
     let line = out.lines().next()?.trim();
