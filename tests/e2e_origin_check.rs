@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::servers::{Blackhole, Reply, TestServer, free_port, which};
+use common::servers::{Blackhole, Reply, TestServer, cache_holding, free_port, which};
 use common::stage::{Stage, assert_same};
 use common::*;
 use std::sync::Arc;
@@ -14,36 +14,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 const ARTIFACT: &[u8] = b"the real artifact\n";
 const SIGN_IN: &[u8] = b"<html>Please sign in</html>\n";
-
-fn parts() -> Option<std::path::PathBuf> {
-    for tool in ["curl", "wget"] {
-        if which(tool).is_none() {
-            missing_part(tool);
-            return None;
-        }
-    }
-    release_binary()
-}
-
-/// A cache host that holds `bytes` for every origin URL in `origins`.
-fn cache_holding(origins: &[String], bytes: &'static [u8]) -> TestServer {
-    let held: Vec<String> = origins.iter().map(|o| cache_path(o)).collect();
-    TestServer::start(move |req| {
-        if held.contains(&req.target) {
-            Reply::Http {
-                status: 200,
-                headers: vec![],
-                body: bytes.to_vec(),
-            }
-        } else {
-            Reply::Http {
-                status: 404,
-                headers: vec![],
-                body: vec![],
-            }
-        }
-    })
-}
 
 fn ok(body: &[u8]) -> Reply {
     Reply::Http {
@@ -55,7 +25,9 @@ fn ok(body: &[u8]) -> Reply {
 
 #[test]
 fn an_origin_that_cannot_be_asked_serves_the_hit_and_is_remembered() {
-    let Some(bin) = parts() else { return };
+    let Some(bin) = release_binary_with(&["curl", "wget"]) else {
+        return;
+    };
     let stage = Stage::new(&bin);
     // Refused: nothing listens. Blackholed: SYNs dropped, no connection
     // is ever made. (Until issue 21 the blackhole was a server that accepts
@@ -144,7 +116,9 @@ fn an_origin_that_cannot_be_asked_serves_the_hit_and_is_remembered() {
 
 #[test]
 fn origin_check_off_asks_nobody_and_serves() {
-    let Some(bin) = parts() else { return };
+    let Some(bin) = release_binary_with(&["curl", "wget"]) else {
+        return;
+    };
     let stage = Stage::new(&bin);
     let seen = Arc::new(AtomicUsize::new(0));
     let s2 = seen.clone();
@@ -198,7 +172,9 @@ fn redirecting_origin() -> TestServer {
 
 #[test]
 fn the_check_reads_no_curlrc_under_q_writes_nothing_and_keeps_g() {
-    let Some(bin) = parts() else { return };
+    let Some(bin) = release_binary_with(&["curl", "wget"]) else {
+        return;
+    };
     let stage = Stage::new(&bin);
     let origin = redirecting_origin();
     let o = origin.url();
@@ -246,7 +222,9 @@ fn the_check_reads_no_curlrc_under_q_writes_nothing_and_keeps_g() {
 
 #[test]
 fn an_origin_that_refuses_head_is_asked_with_a_get_once() {
-    let Some(bin) = parts() else { return };
+    let Some(bin) = release_binary_with(&["curl", "wget"]) else {
+        return;
+    };
     let stage = Stage::new(&bin);
     let heads = Arc::new(AtomicUsize::new(0));
     let h2 = heads.clone();
@@ -303,7 +281,9 @@ fn sign_in_origin() -> TestServer {
 
 #[test]
 fn credentials_are_removed_only_when_the_answer_does_not_depend_on_them() {
-    let Some(bin) = parts() else { return };
+    let Some(bin) = release_binary_with(&["curl", "wget"]) else {
+        return;
+    };
     let stage = Stage::new(&bin);
     // The cache holds what an anonymous client fetched: the sign-in page.
     let signin = sign_in_origin();
@@ -391,7 +371,9 @@ fn an_origin_whose_name_cannot_be_resolved_serves_the_hit() {
     // the origin's name fails at once and nothing leaves this machine): a
     // static cache host (python's http.server over the b/<token>/<name>
     // layout), the shim as curl, and the origin's name unresolvable.
-    let Some(bin) = parts() else { return };
+    let Some(bin) = release_binary_with(&["curl", "wget"]) else {
+        return;
+    };
     let ip = which("ip").is_some() || std::path::Path::new("/usr/sbin/ip").exists();
     if which("unshare").is_none() || which("python3").is_none() || !ip {
         missing_part("unshare, ip and python3");

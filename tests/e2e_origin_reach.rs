@@ -9,8 +9,8 @@
 
 mod common;
 
-use common::servers::{Reply, TestServer, which};
-use common::stage::{Result_, Stage, assert_same};
+use common::servers::{Reply, TestServer, cache_holding};
+use common::stage::Stage;
 use common::world::artifact;
 use common::*;
 use std::sync::Arc;
@@ -19,28 +19,6 @@ use std::time::{Duration, Instant};
 
 const ARTIFACT: &[u8] = b"the real artifact\n";
 const MOVED: &[u8] = b"moved\n";
-
-fn parts() -> Option<std::path::PathBuf> {
-    for tool in ["curl", "wget"] {
-        if which(tool).is_none() {
-            missing_part(tool);
-            return None;
-        }
-    }
-    release_binary()
-}
-
-/// A cache host that holds `bytes` for every origin URL in `origins`.
-fn cache_holding(origins: &[String], bytes: Vec<u8>) -> TestServer {
-    let held: Vec<String> = origins.iter().map(|o| cache_path(o)).collect();
-    TestServer::start(move |req| {
-        if held.contains(&req.target) {
-            http(200, vec![], bytes.clone())
-        } else {
-            http(404, vec![], vec![])
-        }
-    })
-}
 
 fn http(status: u16, headers: Vec<(&str, &str)>, body: Vec<u8>) -> Reply {
     Reply::Http {
@@ -69,6 +47,13 @@ fn served(cache: &TestServer) -> usize {
 /// runtime directory of its own (the memory), and any extra variables.
 struct Env(Vec<(String, String)>);
 
+impl std::ops::Deref for Env {
+    type Target = [(String, String)];
+    fn deref(&self) -> &[(String, String)] {
+        &self.0
+    }
+}
+
 impl Env {
     fn new(cache: &TestServer, runtime: &tempfile::TempDir) -> Env {
         Env(vec![
@@ -94,25 +79,11 @@ impl Env {
     }
 }
 
-/// Direct and shim must agree; the shim's debug line (from `debug.txt`,
-/// which the script writes) is returned.
-fn same(stage: &Stage, label: &str, script: &str, env: &Env) -> (Result_, String) {
-    let script = format!("{script} 2>debug.txt");
-    let env = Env(env.0.clone()).with("WITHCACHE_DEBUG", "1");
-    let (mut direct, mut shim) = stage.both(label, &script, &env.refs());
-    direct.files.remove("debug.txt");
-    let said = shim
-        .files
-        .remove("debug.txt")
-        .map(|d| String::from_utf8_lossy(&d).into_owned())
-        .unwrap_or_default();
-    assert_same(&format!("{label} ({said})"), &direct, &shim);
-    (shim, said)
-}
-
 #[test]
 fn an_origin_that_is_reached_but_slow_or_dropping_head_is_not_offline() {
-    let Some(bin) = parts() else { return };
+    let Some(bin) = release_binary_with(&["curl", "wget"]) else {
+        return;
+    };
     let stage = Stage::new(&bin);
     // Three origins that curl reaches: every answer after 2.5 s; HEAD
     // answered with a closed connection (curl exit 52); HEAD never answered.
@@ -138,15 +109,14 @@ fn an_origin_that_is_reached_but_slow_or_dropping_head_is_not_offline() {
         format!("{}/dropredir/x.bin", drops.url()),
         format!("{}/hangredir/x.bin", hangs.url()),
     ];
-    let cache = cache_holding(&urls, ARTIFACT.to_vec());
+    let cache = cache_holding(&urls, ARTIFACT);
     let runtime = tempfile::tempdir().unwrap();
     let env = Env::new(&cache, &runtime);
     for (n, url) in urls.iter().enumerate() {
-        let (shim, said) = same(
-            &stage,
+        let (shim, said) = stage.same_with_debug(
             &format!("alive{n}"),
             &format!("curl -sS -O {url}"),
-            &env,
+            &env[..],
         );
         assert_eq!(shim.files["x.bin"], MOVED, "{said}");
         assert!(said.contains("origin-no-answer"), "{said}");
@@ -154,12 +124,8 @@ fn an_origin_that_is_reached_but_slow_or_dropping_head_is_not_offline() {
     // A slow or dropped answer is remembered for that URL: the second call
     // passes through without asking again.
     let asked_before = hangs.requests().len();
-    let (_, said) = same(
-        &stage,
-        "alive-again",
-        &format!("curl -sS -O {}", urls[2]),
-        &env,
-    );
+    let (_, said) =
+        stage.same_with_debug("alive-again", &format!("curl -sS -O {}", urls[2]), &env[..]);
     assert!(
         said.contains("origin gave no answer (remembered)"),
         "{said}"
@@ -174,7 +140,9 @@ fn an_origin_that_is_reached_but_slow_or_dropping_head_is_not_offline() {
 
 #[test]
 fn one_slow_url_does_not_poison_its_origin() {
-    let Some(bin) = parts() else { return };
+    let Some(bin) = release_binary_with(&["curl", "wget"]) else {
+        return;
+    };
     let stage = Stage::new(&bin);
     // HEAD of /hang/ never answers (its GET is a file); /redir/ redirects.
     let origin = TestServer::start(|req| {
@@ -190,19 +158,21 @@ fn one_slow_url_does_not_poison_its_origin() {
     });
     let slow = format!("{}/hang/a.bin", origin.url());
     let redirecting = format!("{}/redir/b.bin", origin.url());
-    let cache = cache_holding(&[slow.clone(), redirecting.clone()], ARTIFACT.to_vec());
+    let cache = cache_holding(&[slow.clone(), redirecting.clone()], ARTIFACT);
     let runtime = tempfile::tempdir().unwrap();
     let env = Env::new(&cache, &runtime);
-    same(&stage, "poison", &format!("curl -sS -O {slow}"), &env);
+    stage.same_with_debug("poison", &format!("curl -sS -O {slow}"), &env);
     // The next command on the same origin is asked, and its redirect saved.
-    let (shim, said) = same(&stage, "after", &format!("curl -sS -O {redirecting}"), &env);
+    let (shim, said) = stage.same_with_debug("after", &format!("curl -sS -O {redirecting}"), &env);
     assert_eq!(shim.files["b.bin"], MOVED, "{said}");
     assert!(said.contains("origin 302"), "{said}");
 }
 
 #[test]
 fn the_check_sends_the_commands_user_agent_and_curlrc_headers() {
-    let Some(bin) = parts() else { return };
+    let Some(bin) = release_binary_with(&["curl", "wget"]) else {
+        return;
+    };
     let stage = Stage::new(&bin);
     // Browsers are sent to a download page; other clients get the file.
     let origin = TestServer::start(|req| {
@@ -216,7 +186,7 @@ fn the_check_sends_the_commands_user_agent_and_curlrc_headers() {
         }
     });
     let url = format!("{}/pub/tool.tgz", origin.url());
-    let cache = cache_holding(std::slice::from_ref(&url), ARTIFACT.to_vec());
+    let cache = cache_holding(std::slice::from_ref(&url), ARTIFACT);
     let runtime = tempfile::tempdir().unwrap();
     let env = Env::new(&cache, &runtime);
     for (label, script) in [
@@ -231,11 +201,11 @@ fn the_check_sends_the_commands_user_agent_and_curlrc_headers() {
             ),
         ),
     ] {
-        let (shim, said) = same(&stage, label, &script, &env);
+        let (shim, said) = stage.same_with_debug(label, &script, &env);
         assert_eq!(shim.files["tool.tgz"], MOVED, "{said}");
     }
     // Without it the origin answers 200 and the hit is served.
-    let (shim, said) = same(&stage, "ua-none", &format!("curl -sS -O {url}"), &env);
+    let (shim, said) = stage.same_with_debug("ua-none", &format!("curl -sS -O {url}"), &env);
     assert_eq!(shim.files["tool.tgz"], ARTIFACT, "{said}");
     assert!(said.contains("rewrote 1/1"), "{said}");
 }
@@ -259,11 +229,13 @@ fn gated_origin() -> TestServer {
 
 #[test]
 fn a_refused_credential_passes_through_and_a_working_one_is_served() {
-    let Some(bin) = parts() else { return };
+    let Some(bin) = release_binary_with(&["curl", "wget"]) else {
+        return;
+    };
     let stage = Stage::new(&bin);
     let origin = gated_origin();
     let url = format!("{}/private/art.bin", origin.url());
-    let cache = cache_holding(std::slice::from_ref(&url), ARTIFACT.to_vec());
+    let cache = cache_holding(std::slice::from_ref(&url), ARTIFACT);
     let runtime = tempfile::tempdir().unwrap();
     let env = Env::new(&cache, &runtime);
     for (label, script, code) in [
@@ -278,7 +250,7 @@ fn a_refused_credential_passes_through_and_a_working_one_is_served() {
             6,
         ),
     ] {
-        let (shim, said) = same(&stage, label, &script, &env);
+        let (shim, said) = stage.same_with_debug(label, &script, &env);
         assert_eq!(shim.code, Some(code), "{said}");
         assert!(said.contains("origin-identity"), "{said}");
     }
@@ -290,7 +262,7 @@ fn a_refused_credential_passes_through_and_a_working_one_is_served() {
             format!("wget -q --user=alice --password=right -O f {url}"),
         ),
     ] {
-        let (shim, said) = same(&stage, label, &script, &env);
+        let (shim, said) = stage.same_with_debug(label, &script, &env);
         assert_eq!(shim.code, Some(0), "{said}");
         assert!(said.contains("rewrote 1/1"), "{said}");
     }
@@ -302,7 +274,9 @@ fn a_refused_credential_passes_through_and_a_working_one_is_served() {
 
 #[test]
 fn a_head_refused_get_stops_after_the_headers_and_is_remembered_per_url() {
-    let Some(bin) = parts() else { return };
+    let Some(bin) = release_binary_with(&["curl", "wget"]) else {
+        return;
+    };
     let stage = Stage::new(&bin);
     // HEAD refused; GET streams 4 MiB with no Content-Length, 64 KiB every
     // 20 ms (about 1.3 s).
@@ -327,7 +301,7 @@ fn a_head_refused_get_stops_after_the_headers_and_is_remembered_per_url() {
         }
     });
     let url = format!("{}/pub/stream.bin", origin.url());
-    let cache = cache_holding(std::slice::from_ref(&url), body.clone());
+    let cache = cache_holding(std::slice::from_ref(&url), &body);
     let runtime = tempfile::tempdir().unwrap();
     // (A timeout the direct GET's 1.3 s would not fit in: a check that
     // reads the body is killed at it.)
@@ -369,7 +343,9 @@ fn a_head_refused_get_stops_after_the_headers_and_is_remembered_per_url() {
 
 #[test]
 fn an_answer_the_origin_calls_private_is_not_served() {
-    let Some(bin) = parts() else { return };
+    let Some(bin) = release_binary_with(&["curl", "wget"]) else {
+        return;
+    };
     let stage = Stage::new(&bin);
     let fresh = b"jobs: [3, 2, 1]\n".to_vec();
     let f2 = fresh.clone();
@@ -390,7 +366,7 @@ fn an_answer_the_origin_calls_private_is_not_served() {
         format!("{}/api/nostore/token.json", origin.url()),
     ];
     // The cache holds an older answer.
-    let cache = cache_holding(&urls, b"jobs: [2, 1]\n".to_vec());
+    let cache = cache_holding(&urls, b"jobs: [2, 1]\n");
     let runtime = tempfile::tempdir().unwrap();
     let env = Env::new(&cache, &runtime);
     for (label, script) in [
@@ -401,7 +377,7 @@ fn an_answer_the_origin_calls_private_is_not_served() {
             format!("curl -sSL -H 'PRIVATE-TOKEN: t0k' {}", urls[0]),
         ),
     ] {
-        let (shim, said) = same(&stage, label, &script, &env);
+        let (shim, said) = stage.same_with_debug(label, &script, &env);
         assert_eq!(shim.stdout, fresh, "{said}");
         assert!(said.contains("origin-private"), "{said}");
     }

@@ -9,8 +9,8 @@
 
 mod common;
 
-use common::servers::{Blackhole, Reply, Silent, TestServer, free_port, which};
-use common::stage::{Result_, Stage, assert_same};
+use common::servers::{Blackhole, Reply, Silent, TestServer, cache_holding, free_port, which};
+use common::stage::Stage;
 use common::tls::{issue, nginx_with};
 use common::*;
 use std::path::Path;
@@ -18,50 +18,10 @@ use std::path::Path;
 const ARTIFACT: &[u8] = b"the real artifact\n";
 const CACHED: &[u8] = b"the artifact, as the cache host holds it\n";
 
-fn parts() -> Option<std::path::PathBuf> {
-    for tool in ["curl", "wget", "openssl"] {
-        if which(tool).is_none() {
-            missing_part(tool);
-            return None;
-        }
-    }
-    release_binary()
-}
-
 fn hold(root: &Path, origin: &str, bytes: &[u8]) {
     let p = root.join(cache_path(origin).trim_start_matches('/'));
     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
     std::fs::write(p, bytes).unwrap();
-}
-
-fn cache_holding(origins: &[String], bytes: &'static [u8]) -> TestServer {
-    let held: Vec<String> = origins.iter().map(|o| cache_path(o)).collect();
-    TestServer::start(move |req| Reply::Http {
-        status: if held.contains(&req.target) { 200 } else { 404 },
-        headers: vec![],
-        body: if held.contains(&req.target) {
-            bytes.to_vec()
-        } else {
-            Vec::new()
-        },
-    })
-}
-
-/// Direct and shim agree (bash runs the script: `<(…)` works); the shim's
-/// debug line is returned.
-fn same(stage: &Stage, label: &str, script: &str, env: &[(String, String)]) -> (Result_, String) {
-    let script = format!("{script} 2>debug.txt");
-    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    env.push(("WITHCACHE_DEBUG", "1"));
-    let (mut direct, mut shim) = stage.both(label, &script, &env);
-    direct.files.remove("debug.txt");
-    let said = shim
-        .files
-        .remove("debug.txt")
-        .map(|d| String::from_utf8_lossy(&d).into_owned())
-        .unwrap_or_default();
-    assert_same(&format!("{label} ({said})"), &direct, &shim);
-    (shim, said)
 }
 
 /// An https origin on loopback (nginx, its own CA): `/f/` files, `/redir/`
@@ -116,7 +76,9 @@ fn env(cache: &str, runtime: &tempfile::TempDir) -> Vec<(String, String)> {
 
 #[test]
 fn local_tls_trouble_is_not_offline_and_is_not_remembered() {
-    let Some(bin) = parts() else { return };
+    let Some(bin) = release_binary_with(&["curl", "wget", "openssl"]) else {
+        return;
+    };
     let Some(o) = tls_origin() else { return };
     let stage = Stage::new(&bin);
     let urls = [
@@ -153,13 +115,12 @@ fn local_tls_trouble_is_not_offline_and_is_not_remembered() {
             77,
         ),
     ] {
-        let (shim, said) = same(&stage, label, &script, &e);
+        let (shim, said) = stage.same_with_debug(label, &script, &e);
         assert_eq!(shim.code, Some(code), "{said}");
     }
     // The same origin, the command's trust right: asked (not remembered as
     // offline), and its redirect saved as curl without -L saves it.
-    let (shim, said) = same(
-        &stage,
+    let (shim, said) = stage.same_with_debug(
         "bundle-right",
         &format!("curl -sS -O {}", urls[1]),
         &with("CURL_CA_BUNDLE", &o.ca),
@@ -167,8 +128,7 @@ fn local_tls_trouble_is_not_offline_and_is_not_remembered() {
     assert!(said.contains("origin 302"), "{said}");
     assert_eq!(shim.code, Some(0));
     // And a plain file of it is served.
-    let (_, said) = same(
-        &stage,
+    let (_, said) = stage.same_with_debug(
         "bundle-right-file",
         &format!("curl -sS -O {}", urls[0]),
         &with("CURL_CA_BUNDLE", &o.ca),
@@ -178,7 +138,9 @@ fn local_tls_trouble_is_not_offline_and_is_not_remembered() {
 
 #[test]
 fn process_substitutions_are_read_by_the_real_tool_alone() {
-    let Some(bin) = parts() else { return };
+    let Some(bin) = release_binary_with(&["curl", "wget", "openssl"]) else {
+        return;
+    };
     let Some(o) = tls_origin() else { return };
     let stage = Stage::new(&bin);
     // Plain-http cache host; curl without -L asks the https origin.
@@ -204,16 +166,14 @@ fn process_substitutions_are_read_by_the_real_tool_alone() {
         .next()
         .unwrap()
         .to_string();
-    let (shim, said) = same(
-        &stage,
+    let (shim, said) = stage.same_with_debug(
         "cacert-pipe",
         &format!("curl -sS --cacert <(cat {}) -O {redir}", o.ca),
         &e,
     );
     assert_eq!(shim.code, Some(0), "{said}");
     assert!(said.contains("not a regular file"), "{said}");
-    let (shim, said) = same(
-        &stage,
+    let (shim, said) = stage.same_with_debug(
         "netrc-pipe",
         &format!(
             "curl -sSL --netrc-file <(printf 'machine {host} login alice password s3cret\\n') -o n.bin {private}"
@@ -233,7 +193,9 @@ fn process_substitutions_are_read_by_the_real_tool_alone() {
 
 #[test]
 fn wget_credential_headers_are_asked_with_wgets_own_trust() {
-    let Some(bin) = parts() else { return };
+    let Some(bin) = release_binary_with(&["curl", "wget", "openssl"]) else {
+        return;
+    };
     let Some(o) = tls_origin() else { return };
     let stage = Stage::new(&bin);
     // The cache holds what an anonymous client got: the sign-in page.
@@ -244,8 +206,7 @@ fn wget_credential_headers_are_asked_with_wgets_own_trust() {
     let e = env(&cache.url(), &runtime);
     // The check's curl trusts what wget trusts (--ca-certificate as
     // --cacert): it reaches the origin, which answers by the header.
-    let (shim, said) = same(
-        &stage,
+    let (shim, said) = stage.same_with_debug(
         "wget-ca",
         &format!(
             "wget -q --ca-certificate={} --header 'Authorization: Bearer t0k' -O w.bin {url}",
@@ -256,8 +217,7 @@ fn wget_credential_headers_are_asked_with_wgets_own_trust() {
     assert_eq!(shim.files["w.bin"], ARTIFACT, "{said}");
     assert!(said.contains("origin-identity"), "{said}");
     // The same CA as a process substitution: wget alone reads it.
-    let (shim, said) = same(
-        &stage,
+    let (shim, said) = stage.same_with_debug(
         "wget-ca-pipe",
         &format!(
             "wget -q --ca-certificate=<(cat {}) --header 'Authorization: Bearer t0k' -O w.bin {url}",
@@ -277,7 +237,9 @@ fn wget_credential_headers_are_asked_with_wgets_own_trust() {
 
 #[test]
 fn an_https_cache_hosts_ca_as_a_process_substitution_is_not_drained() {
-    let Some(bin) = parts() else { return };
+    let Some(bin) = release_binary_with(&["curl", "wget", "openssl"]) else {
+        return;
+    };
     if which("nginx").is_none() && !Path::new("/usr/sbin/nginx").exists() {
         missing_part("nginx");
         return;
@@ -311,7 +273,7 @@ fn an_https_cache_hosts_ca_as_a_process_substitution_is_not_drained() {
             format!("wget -q --ca-certificate=<(cat {ca}) {url}"),
         ),
     ] {
-        let (shim, said) = same(&stage, label, &script, &e);
+        let (shim, said) = stage.same_with_debug(label, &script, &e);
         assert_eq!(shim.code, Some(0), "{said}");
         assert_eq!(shim.files["tool.tgz"], CACHED, "{said}");
     }
@@ -319,7 +281,9 @@ fn an_https_cache_hosts_ca_as_a_process_substitution_is_not_drained() {
 
 #[test]
 fn a_dead_https_cache_host_is_remembered() {
-    let Some(bin) = parts() else { return };
+    let Some(bin) = release_binary_with(&["curl", "wget", "openssl"]) else {
+        return;
+    };
     let stage = Stage::new(&bin);
     let origin = TestServer::start(|_| Reply::Http {
         status: 200,
@@ -337,19 +301,11 @@ fn a_dead_https_cache_host_is_remembered() {
     ] {
         let runtime = tempfile::tempdir().unwrap();
         let e = env(&server, &runtime);
-        let (_, first) = same(
-            &stage,
-            &format!("{label}-1"),
-            &format!("curl -fsSL -O {url}"),
-            &e,
-        );
+        let (_, first) =
+            stage.same_with_debug(&format!("{label}-1"), &format!("curl -fsSL -O {url}"), &e);
         assert!(first.contains("unreachable"), "{first}");
-        let (_, second) = same(
-            &stage,
-            &format!("{label}-2"),
-            &format!("curl -fsSL -O {url}"),
-            &e,
-        );
+        let (_, second) =
+            stage.same_with_debug(&format!("{label}-2"), &format!("curl -fsSL -O {url}"), &e);
         assert!(second.contains("cache-down"), "{second}");
     }
 }

@@ -62,6 +62,18 @@ fn tool_source(prefix: &str) -> Option<PathBuf> {
         })
 }
 
+/// The static release binary, when every real tool named is on PATH (else
+/// skipped locally, a failure under CI=true).
+pub fn release_binary_with(tools: &[&str]) -> Option<PathBuf> {
+    for tool in tools {
+        if servers::which(tool).is_none() {
+            missing_part(tool);
+            return None;
+        }
+    }
+    release_binary()
+}
+
 /// A required part is missing: skipped locally, a failure under CI=true.
 pub fn missing_part(what: &str) {
     if std::env::var("CI").is_ok_and(|v| v == "true") {

@@ -267,6 +267,21 @@ fn send(mut out: TcpStream, req: &Seen, reply: Reply, stop: &AtomicBool) {
     }
 }
 
+/// A cache host that holds `bytes` for every origin URL in `origins`
+/// (`b/<token>/<name>`), 404 for anything else.
+pub fn cache_holding(origins: &[String], bytes: &[u8]) -> TestServer {
+    let held: Vec<String> = origins.iter().map(|o| super::cache_path(o)).collect();
+    let bytes = bytes.to_vec();
+    TestServer::start(move |req| {
+        let hit = held.contains(&req.target);
+        Reply::Http {
+            status: if hit { 200 } else { 404 },
+            headers: vec![],
+            body: if hit { bytes.clone() } else { Vec::new() },
+        }
+    })
+}
+
 /// A blackholed address on loopback: a listener whose accept queue is full
 /// and never drained, so the kernel drops every further SYN and a connect
 /// hangs until the client gives up, as for a host whose packets go nowhere

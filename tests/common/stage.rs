@@ -82,6 +82,32 @@ impl Stage {
     }
 }
 
+impl Stage {
+    /// `script` directly and through the shim (with `WITHCACHE_DEBUG=1`, its
+    /// stderr in `debug.txt`), which must agree; the shim's result and its
+    /// debug line.
+    pub fn same_with_debug<K: AsRef<str>, V: AsRef<str>>(
+        &self,
+        label: &str,
+        script: &str,
+        env: &[(K, V)],
+    ) -> (Result_, String) {
+        let script = format!("{script} 2>debug.txt");
+        let mut env: Vec<(&str, &str)> =
+            env.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
+        env.push(("WITHCACHE_DEBUG", "1"));
+        let (mut direct, mut shim) = self.both(label, &script, &env);
+        direct.files.remove("debug.txt");
+        let said = shim
+            .files
+            .remove("debug.txt")
+            .map(|d| String::from_utf8_lossy(&d).into_owned())
+            .unwrap_or_default();
+        assert_same(&format!("{label} ({said})"), &direct, &shim);
+        (shim, said)
+    }
+}
+
 pub fn chmod(p: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
