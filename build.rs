@@ -42,7 +42,7 @@ fn main() {
     writeln!(code, "pub static WGETRC_COMMANDS: &[(&str, &str)] = &[").unwrap();
     for line in text.lines().filter(|l| !l.starts_with('#')).skip(1) {
         let cols: Vec<&str> = line.split('\t').collect();
-        assert_eq!(cols.len(), 3, "{path}: {line}");
+        assert_eq!(cols.len(), 4, "{path}: {line}");
         if cols[1] != "-" {
             writeln!(code, "    ({:?}, {:?}),", cols[0], cols[1]).unwrap();
         }

@@ -320,8 +320,10 @@ pub fn parse_wgetrc(file: &Path, text: &[u8]) -> Result<Vec<ConfigOption>, Confi
         };
         let occ = match spec.takes {
             Takes::Bool => {
-                let on = !matches!(value.to_ascii_lowercase().as_slice(), b"off" | b"no" | b"0");
-                occurrence(spec, on, None)
+                // (`check_certificate = quiet`: off, without the warning.)
+                let off = matches!(value.to_ascii_lowercase().as_slice(), b"off" | b"no" | b"0")
+                    || (spec.long == "check-certificate" && value.eq_ignore_ascii_case(b"quiet"));
+                occurrence(spec, !off, None)
             }
             Takes::None => occurrence(spec, true, None),
             Takes::Value | Takes::Optional => occurrence(spec, true, Some(value)),

@@ -85,10 +85,37 @@ fn the_wgetrc_table_is_wgets_own_command_table() {
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("options/wgetrc.tsv"))
             .unwrap();
     for line in text.lines().filter(|l| !l.starts_with('#')).skip(1) {
-        let long = line.split('\t').nth(1).unwrap();
-        if long != "-" {
-            assert!(options::by_long(Tool::Wget, long).is_some(), "--{long}");
+        let cols: Vec<&str> = line.split('\t').collect();
+        assert_eq!(cols.len(), 4, "{line}");
+        if cols[1] == "-" {
+            // A command that maps to no option says why it may be left aside.
+            assert!(
+                !cols[3].trim().is_empty(),
+                "no option and no reason: {line}"
+            );
+        } else {
+            assert!(
+                options::by_long(Tool::Wget, cols[1]).is_some(),
+                "--{}",
+                cols[1]
+            );
         }
+    }
+    // The SSL commands (IF_SSL in main.c) and the deprecated ones map too.
+    for (command, long) in [
+        ("checkcertificate", "check-certificate"),
+        ("cacertificate", "ca-certificate"),
+        ("pinnedpubkey", "pinnedpubkey"),
+        ("secureprotocol", "secure-protocol"),
+        ("htmlextension", "adjust-extension"),
+        ("httppasswd", "http-password"),
+    ] {
+        assert!(
+            cacheshim::options::WGETRC_COMMANDS
+                .iter()
+                .any(|(c, l)| *c == command && *l == long),
+            "{command}"
+        );
     }
     assert!(
         cacheshim::options::WGETRC_COMMANDS

@@ -1,0 +1,154 @@
+//! Issue 22: config files and options read as the real tools read them.
+//! wgetrc commands that wget's option table writes through `IF_SSL(...)` or
+//! that are deprecated aliases (`html_extension`, `pinnedpubkey`,
+//! `secure_protocol`, `check_certificate`, `ca_certificate`) with real GNU
+//! wget in a temporary HOME, directly and through the static release binary.
+
+mod common;
+
+use common::servers::{Reply, TestServer, cache_holding, free_port};
+use common::stage::Stage;
+use common::tls::{issue, nginx_with};
+use common::*;
+use std::path::Path;
+
+const PAGE: &[u8] = b"<html>the readme</html>\n";
+const ARTIFACT: &[u8] = b"the real artifact\n";
+
+fn hold(root: &Path, origin: &str, bytes: &[u8]) {
+    let p = root.join(cache_path(origin).trim_start_matches('/'));
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, bytes).unwrap();
+}
+
+/// `printf` of a wgetrc into `~/.wgetrc` (HOME is the run's directory),
+/// then the command.
+fn with_wgetrc(rc: &str, command: &str) -> String {
+    format!("printf '{}' > .wgetrc; {command}", rc.replace('\n', "\\n"))
+}
+
+#[test]
+fn wgetrc_commands_of_every_kind_reach_the_planner() {
+    let Some(bin) = release_binary_with(&["wget", "openssl"]) else {
+        return;
+    };
+    let stage = Stage::new(&bin);
+    // A page served as HTML: `html_extension = on` (a deprecated alias of
+    // adjust_extension) makes wget name it readme.php.html.
+    let origin = TestServer::start(|_| Reply::Http {
+        status: 200,
+        headers: vec![("Content-Type".into(), "text/html".into())],
+        body: PAGE.to_vec(),
+    });
+    let page = format!("{}/docs/readme.php", origin.url());
+    // An https origin on TLS 1.2 only, with its own CA.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    issue(d, "origin", "IP:127.0.0.1,DNS:localhost");
+    std::fs::create_dir_all(d.join("root/f")).unwrap();
+    std::fs::write(d.join("root/f/x.bin"), ARTIFACT).unwrap();
+    let port = free_port();
+    let Some(_nginx) = nginx_with(d, &[(port, "origin")], "ssl_protocols TLSv1.2;") else {
+        missing_part("nginx with TLS");
+        return;
+    };
+    let tls = format!("https://localhost:{port}/f/x.bin");
+    let ca = d.join("origin-ca.pem").display().to_string();
+    let cache = cache_holding(&[page.clone(), tls.clone()], ARTIFACT);
+    let env = [("WITHCACHE_SERVER", cache.url())];
+    let pin = "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    for (label, rc, url, code) in [
+        (
+            "html-extension",
+            "html_extension = on\n".to_string(),
+            &page,
+            0,
+        ),
+        (
+            "pinnedpubkey",
+            format!("ca_certificate = {ca}\npinnedpubkey = {pin}\n"),
+            &tls,
+            5,
+        ),
+        (
+            "secure-protocol",
+            format!("ca_certificate = {ca}\nsecure_protocol = TLSv1_3\n"),
+            &tls,
+            4,
+        ),
+    ] {
+        let script = with_wgetrc(&rc, &format!("wget -q {url}"));
+        let (shim, said) = stage.same_with_debug(label, &script, &env);
+        assert_eq!(shim.code, Some(code), "{label}: {said}");
+        assert!(said.contains("pass-through"), "{label}: {said}");
+    }
+    let (shim, _) = stage.same_with_debug(
+        "html-extension-name",
+        &with_wgetrc("html_extension = on\n", &format!("wget -q {page}")),
+        &env,
+    );
+    assert!(
+        shim.files.contains_key("readme.php.html"),
+        "{:?}",
+        shim.files.keys()
+    );
+    assert_eq!(
+        cache
+            .requests()
+            .iter()
+            .filter(|r| r.method == "GET")
+            .count(),
+        0
+    );
+}
+
+#[test]
+fn wgetrc_trust_reaches_the_https_cache_probe() {
+    let Some(bin) = release_binary_with(&["wget", "openssl"]) else {
+        return;
+    };
+    let stage = Stage::new(&bin);
+    let origin = TestServer::start(|_| Reply::Http {
+        status: 200,
+        headers: vec![],
+        body: ARTIFACT.to_vec(),
+    });
+    let url = format!("{}/pub/tool.tgz", origin.url());
+    // An https cache host signed by a lab CA the system does not trust.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    issue(d, "lab", "IP:127.0.0.1,DNS:localhost");
+    hold(&d.join("root"), &url, ARTIFACT);
+    let port = free_port();
+    let Some(_nginx) = nginx_with(d, &[(port, "lab")], "") else {
+        missing_part("nginx with TLS");
+        return;
+    };
+    let lab_ca = d.join("lab-ca.pem").display().to_string();
+    let env = [("WITHCACHE_SERVER", format!("https://127.0.0.1:{port}"))];
+    let served = || {
+        std::fs::read_to_string(d.join("access.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("GET /b/"))
+            .count()
+    };
+    for (n, rc) in [
+        format!("ca_certificate = {lab_ca}\n"),
+        "check_certificate = off\n".to_string(),
+        "check_certificate = quiet\n".to_string(),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let before = served();
+        let script = with_wgetrc(rc, &format!("wget -q {url}"));
+        let (shim, said) = stage.same_with_debug(&format!("trust{n}"), &script, &env);
+        assert_eq!(shim.code, Some(0), "{rc}: {said}");
+        assert_eq!(
+            served(),
+            before + 1,
+            "{rc}: served from the cache host: {said}"
+        );
+    }
+}
