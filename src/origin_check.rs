@@ -92,9 +92,7 @@ pub fn apply(
     if asked.is_empty() {
         return findings;
     }
-    let off = env
-        .non_empty_str(CHECK_VAR)
-        .is_some_and(|v| v.eq_ignore_ascii_case("off") || v == "0");
+    let off = !crate::settings::ORIGIN_CHECK.get(env);
     let in_the_way = if off {
         None
     } else {

@@ -663,11 +663,7 @@ fn prepare_inner(input: &PlanInput) -> Result<Prepared, PassThrough> {
     }
     let blob_prefix = server.blob_prefix();
     let keep_query = settings::keep_query(input.env);
-    let require_tls = server.scheme == ServerScheme::Http
-        && input
-            .env
-            .non_empty_str("WITHCACHE_REQUIRE_TLS")
-            .is_some_and(|v| v != "0");
+    let require_tls = server.scheme == ServerScheme::Http && settings::REQUIRE_TLS.get(input.env);
     let mut lan = crate::machine_local::LanOrigins::parse(
         &input
             .env

@@ -65,20 +65,90 @@ pub fn seconds_ceil(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
-/// `WITHCACHE_KEEP_QUERY=1` (after withcache-server's `--keep-query`): the
-/// cache host keys blobs on the full URL, so URLs with a query may be served.
-pub const KEEP_QUERY_VAR: &str = "WITHCACHE_KEEP_QUERY";
-
-pub fn keep_query(env: &dyn EnvView) -> bool {
-    flag(env, KEEP_QUERY_VAR)
+/// A boolean environment variable: `1`, `true`, `yes`, `on` (any case) are
+/// on; `0`, `false`, `no`, `off` are off; unset or empty is `unset`; any
+/// other word is `bad`, the safe value (and a warning under
+/// `WITHCACHE_DEBUG`, from `flag_warnings`).
+pub struct Flag {
+    pub var: &'static str,
+    pub unset: bool,
+    pub bad: bool,
 }
 
-fn flag(env: &dyn EnvView, name: &str) -> bool {
-    env.var(name).is_some_and(|v| !v.is_empty() && v != "0")
+/// `WITHCACHE_KEEP_QUERY=1` (after withcache-server's `--keep-query`): the
+/// cache host keys blobs on the full URL, so URLs with a query may be served.
+/// Unknown words: off (another query's bytes must not come back).
+pub const KEEP_QUERY: Flag = Flag {
+    var: "WITHCACHE_KEEP_QUERY",
+    unset: false,
+    bad: false,
+};
+
+/// Never serve an https origin from a plain-http cache host. Unknown words:
+/// on.
+pub const REQUIRE_TLS: Flag = Flag {
+    var: "WITHCACHE_REQUIRE_TLS",
+    unset: false,
+    bad: true,
+};
+
+/// Ask the origin before hits that depend on it. Unknown words: on.
+pub const ORIGIN_CHECK: Flag = Flag {
+    var: "WITHCACHE_ORIGIN_CHECK",
+    unset: true,
+    bad: true,
+};
+
+/// The one-line account on stderr. Unknown words: on (someone asked).
+pub const DEBUG: Flag = Flag {
+    var: DEBUG_VAR,
+    unset: false,
+    bad: true,
+};
+
+pub const FLAGS: &[&Flag] = &[&KEEP_QUERY, &REQUIRE_TLS, &ORIGIN_CHECK, &DEBUG];
+
+pub fn parse_bool(word: &str) -> Option<bool> {
+    let w = word.trim().to_ascii_lowercase();
+    match w.as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+impl Flag {
+    pub fn get(&self, env: &dyn EnvView) -> bool {
+        match env.non_empty_str(self.var) {
+            None => self.unset,
+            Some(v) => parse_bool(&v).unwrap_or(self.bad),
+        }
+    }
+}
+
+/// One line per flag set to a word that is not a boolean.
+pub fn flag_warnings(env: &dyn EnvView) -> Vec<String> {
+    FLAGS
+        .iter()
+        .filter_map(|f| {
+            let v = env.non_empty_str(f.var)?;
+            parse_bool(&v).is_none().then(|| {
+                format!(
+                    "{}={v:?} is not 1/true/yes/on or 0/false/no/off: taken as {}",
+                    f.var,
+                    if f.bad { "on" } else { "off" }
+                )
+            })
+        })
+        .collect()
+}
+
+pub fn keep_query(env: &dyn EnvView) -> bool {
+    KEEP_QUERY.get(env)
 }
 
 pub fn debug_enabled(env: &dyn EnvView) -> bool {
-    flag(env, DEBUG_VAR)
+    DEBUG.get(env)
 }
 
 #[cfg(test)]
@@ -116,6 +186,37 @@ mod tests {
                 DEFAULT_PROBE_TIMEOUT
             );
         }
+    }
+
+    #[test]
+    fn booleans_as_words() {
+        for (word, keep) in [
+            ("1", true),
+            ("true", true),
+            ("YES", true),
+            ("on", true),
+            ("0", false),
+            ("false", false),
+            ("no", false),
+            ("Off", false),
+            ("", false),
+            ("maybe", false),
+        ] {
+            assert_eq!(
+                keep_query(&env(&[(KEEP_QUERY.var, word)])),
+                keep,
+                "{word:?}"
+            );
+        }
+        assert!(REQUIRE_TLS.get(&env(&[(REQUIRE_TLS.var, "maybe")])));
+        assert!(!REQUIRE_TLS.get(&env(&[(REQUIRE_TLS.var, "no")])));
+        assert!(ORIGIN_CHECK.get(&env(&[])));
+        assert!(!ORIGIN_CHECK.get(&env(&[(ORIGIN_CHECK.var, "off")])));
+        assert!(!ORIGIN_CHECK.get(&env(&[(ORIGIN_CHECK.var, "false")])));
+        assert!(ORIGIN_CHECK.get(&env(&[(ORIGIN_CHECK.var, "sometimes")])));
+        let said = flag_warnings(&env(&[(KEEP_QUERY.var, "maybe"), (DEBUG_VAR, "1")]));
+        assert_eq!(said.len(), 1, "{said:?}");
+        assert!(said[0].contains("WITHCACHE_KEEP_QUERY") && said[0].contains("off"));
     }
 
     #[test]

@@ -88,8 +88,12 @@ pub fn run(tool: Tool, argv0: &OsStr, args: Vec<OsString>) -> i32 {
                 .collect();
             format!(" (skipped shims {})", list.join(", "))
         };
+        let mut warned = String::new();
+        for w in settings::flag_warnings(&env) {
+            warned.push_str(&format!("; {w}"));
+        }
         errln!(
-            "cacheshim: {name}: {said}; exec {}{skipped}; {} ms",
+            "cacheshim: {name}: {said}; exec {}{skipped}{warned}; {} ms",
             real.path.display(),
             settings::millis(started.elapsed())
         );

@@ -145,10 +145,53 @@ fn wgetrc_trust_reaches_the_https_cache_probe() {
         let script = with_wgetrc(rc, &format!("wget -q {url}"));
         let (shim, said) = stage.same_with_debug(&format!("trust{n}"), &script, &env);
         assert_eq!(shim.code, Some(0), "{rc}: {said}");
+        // (nginx logs a request when it has finished it, which may be a
+        // moment after the client is gone.)
+        let start = std::time::Instant::now();
+        while served() == before && start.elapsed() < std::time::Duration::from_secs(3) {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
         assert_eq!(
             served(),
             before + 1,
             "{rc}: served from the cache host: {said}"
         );
+    }
+}
+
+#[test]
+fn a_false_word_keeps_queries_off_a_cache_host_that_drops_them() {
+    let Some(bin) = release_binary_with(&["curl"]) else {
+        return;
+    };
+    let Some(cache) = common::servers::WithcacheServer::start() else {
+        return;
+    };
+    let stage = Stage::new(&bin);
+    // An origin that answers by path and query; withcache-server keys its
+    // blobs without the query (its default), so ?v=2 would get ?v=1's bytes.
+    let origin = TestServer::start(|req| Reply::Http {
+        status: 200,
+        headers: vec![],
+        body: common::world::artifact(&req.target, 3000),
+    });
+    let one = format!("{}/pkg/f.tgz?v=1", origin.url());
+    let two = format!("{}/pkg/f.tgz?v=2", origin.url());
+    cache.seed("f-one", &one);
+    for word in ["false", "no", "off", "0", "maybe"] {
+        let env = [
+            ("WITHCACHE_SERVER", cache.url()),
+            ("WITHCACHE_KEEP_QUERY", word.to_string()),
+        ];
+        let (shim, said) = stage.same_with_debug(
+            &format!("keep-{word}"),
+            &format!("curl -sSL -o f.tgz '{two}'"),
+            &env,
+        );
+        assert_eq!(shim.code, Some(0), "{word}: {said}");
+        assert!(said.contains("pass-through"), "{word}: {said}");
+        if word == "maybe" {
+            assert!(said.contains("taken as off"), "{said}");
+        }
     }
 }

@@ -188,10 +188,7 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
             );
             continue;
         }
-        if env
-            .non_empty_str("WITHCACHE_REQUIRE_TLS")
-            .is_some_and(|v| v != "0")
-        {
+        if crate::settings::REQUIRE_TLS.get(&env) {
             outln!(
                 "trust: {} is plain http and WITHCACHE_REQUIRE_TLS=1: https origins are never served from it",
                 server.base
