@@ -211,13 +211,44 @@ impl Origin {
             Some(_) => &written[..written.find('#').unwrap_or(written.len())],
             None => written,
         };
+        // The path as curl (dedotdotify) and wget (path_simplify) request
+        // it: dot segments removed (`--path-as-is` passes through).
+        let key = format!(
+            "{}{}{}",
+            &written[..authority.len()],
+            remove_dot_segments(path),
+            &key[authority.len() + path.len()..]
+        );
         Ok(Origin {
             url: written.to_string(),
-            key: key.to_string(),
+            key,
             file_name: file_name.to_string(),
             has_query: url.query().is_some(),
         })
     }
+}
+
+/// RFC 3986 §5.2.4 on a path as written: `.` and `..` segments (literal
+/// dots, as the tools read them) resolved away, nothing else changed.
+pub fn remove_dot_segments(path: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    for (i, seg) in segments.iter().enumerate() {
+        let last = i + 1 == segments.len();
+        match *seg {
+            "." | ".." => {
+                if *seg == ".." {
+                    out.pop();
+                }
+                // A trailing dot segment leaves the directory: `/a/b/..` is `/a/`.
+                if last {
+                    out.push("");
+                }
+            }
+            s => out.push(s),
+        }
+    }
+    format!("/{}", out.join("/"))
 }
 
 /// Whether a query carries a secret, by its parameter names (compared
@@ -315,6 +346,27 @@ fn ipv6_literal_len(s: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dot_segments_are_removed_from_the_key_as_the_tools_request_it() {
+        for (path, want) in [
+            ("/raw/dir/../obj.bin", "/raw/obj.bin"),
+            ("/a/./b/./c.bin", "/a/b/c.bin"),
+            ("/../../x.bin", "/x.bin"),
+            ("/a/b/..", "/a/"),
+            ("/a/b/.", "/a/b/"),
+            ("/a/%2e%2e/x.bin", "/a/%2e%2e/x.bin"),
+            ("/a/..b/x.bin", "/a/..b/x.bin"),
+            ("/plain/x.bin", "/plain/x.bin"),
+            ("/", "/"),
+        ] {
+            assert_eq!(remove_dot_segments(path), want, "{path}");
+        }
+        let o = Origin::parse(b"http://h.example/raw/dir/../obj.bin?v=1#frag").unwrap();
+        assert_eq!(o.key, "http://h.example/raw/obj.bin?v=1");
+        assert_eq!(o.file_name, "obj.bin");
+        assert_eq!(o.url, "http://h.example/raw/dir/../obj.bin?v=1#frag");
+    }
 
     #[test]
     fn ipv6_literals_are_text_to_curls_globbing() {

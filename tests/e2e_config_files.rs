@@ -195,3 +195,51 @@ fn a_false_word_keeps_queries_off_a_cache_host_that_drops_them() {
         }
     }
 }
+
+#[test]
+fn the_key_is_the_path_the_tool_requests_without_dot_segments() {
+    let Some(bin) = release_binary_with(&["curl", "wget"]) else {
+        return;
+    };
+    let stage = Stage::new(&bin);
+    let origin = TestServer::start(|req| Reply::Http {
+        status: if req.target == "/raw/obj.bin" {
+            200
+        } else {
+            404
+        },
+        headers: vec![],
+        body: ARTIFACT.to_vec(),
+    });
+    let written = format!("{}/raw/dir/../obj.bin", origin.url());
+    let requested = format!("{}/raw/obj.bin", origin.url());
+    // A host that keys as written holds another object under the URL as
+    // typed, and the artifact under what the tools request.
+    let held = [
+        (cache_path(&requested), ARTIFACT.to_vec()),
+        (cache_path(&written), b"another object\n".to_vec()),
+    ];
+    let cache = TestServer::start(
+        move |req| match held.iter().find(|(p, _)| *p == req.target) {
+            Some((_, body)) => Reply::Http {
+                status: 200,
+                headers: vec![],
+                body: body.clone(),
+            },
+            None => Reply::Http {
+                status: 404,
+                headers: vec![],
+                body: Vec::new(),
+            },
+        },
+    );
+    let env = [("WITHCACHE_SERVER", cache.url())];
+    for (label, script) in [
+        ("curl-dots", format!("curl -fsSL -o obj.bin '{written}'")),
+        ("wget-dots", format!("wget -q -O obj.bin '{written}'")),
+    ] {
+        let (shim, said) = stage.same_with_debug(label, &script, &env);
+        assert_eq!(shim.files["obj.bin"], ARTIFACT, "{said}");
+        assert!(said.contains("rewrote 1/1"), "{said}");
+    }
+}

@@ -202,12 +202,42 @@ fn random_argv(r: &mut Rng, tool: Tool) -> Vec<OsString> {
 fn cache_url_of(origin: &[u8]) -> Option<String> {
     let s = std::str::from_utf8(origin).ok()?;
     let name = s.split(['?', '#']).next()?.rsplit('/').next()?;
-    // The fragment is never sent, so it is not part of the key.
+    // The fragment is never sent, so it is not part of the key; dot
+    // segments are resolved, as the tools request the path.
     let key = s.split('#').next()?;
+    let key = without_dot_segments(key);
     Some(format!(
         "{BASE}/b/{}/{name}",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key)
     ))
+}
+
+/// `scheme://authority/p/a/t/h?q` with `.` and `..` path segments resolved.
+fn without_dot_segments(url: &str) -> String {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let path_at = url[after_scheme..]
+        .find(['/', '?'])
+        .map_or(url.len(), |i| i + after_scheme);
+    let query_at = url[path_at..].find('?').map_or(url.len(), |i| i + path_at);
+    let (head, path, tail) = (&url[..path_at], &url[path_at..query_at], &url[query_at..]);
+    let mut kept: Vec<&str> = Vec::new();
+    let parts: Vec<&str> = path.split('/').collect();
+    for (i, seg) in parts.iter().enumerate().skip(1) {
+        match *seg {
+            ".." => {
+                kept.pop();
+            }
+            "." => {}
+            s => kept.push(s),
+        }
+        if (*seg == "." || *seg == "..") && i + 1 == parts.len() {
+            kept.push("");
+        }
+    }
+    if path.is_empty() {
+        return url.to_string();
+    }
+    format!("{head}/{}{tail}", kept.join("/"))
 }
 
 /// Option spellings that carry credentials (the list plus the TLS
