@@ -388,7 +388,21 @@ fn check_corpus(
             .iter()
             .filter(|r| r.method != "HEAD")
             .count();
-        let served = cache_gets() - gets_before;
+        let from_cache = host.cached
+            && match inv.via {
+                Cache => true,
+                Origin => false,
+                CacheIfRanges => host.ranges,
+                CacheIfUtf8 => host.utf8,
+            };
+        let mut served = cache_gets() - gets_before;
+        // nginx logs a request once it has finished it, which may be a
+        // moment after the client is gone: wait a little for the line.
+        let waited = std::time::Instant::now();
+        while from_cache && served == 0 && waited.elapsed() < std::time::Duration::from_secs(3) {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            served = cache_gets() - gets_before;
+        }
         if direct.code != shim.code {
             failures.push(format!(
                 "{label}: exit {:?} direct, {:?} via shim ({})",
@@ -413,13 +427,6 @@ fn check_corpus(
             origin_direct > 0,
             "{label}: the direct run never reached the origin"
         );
-        let from_cache = host.cached
-            && match inv.via {
-                Cache => true,
-                Origin => false,
-                CacheIfRanges => host.ranges,
-                CacheIfUtf8 => host.utf8,
-            };
         if from_cache && (origin_shim != 0 || served == 0) {
             failures.push(format!(
                 "{label}: expected the cache host to serve it: origin saw {origin_shim} requests, cache served {served} GETs"
