@@ -14,12 +14,31 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+/// What is at a path (links followed), as the tools tell config files apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    Missing,
+    Regular,
+    Directory,
+    /// A FIFO, socket or device: reading it could block, or take input
+    /// meant for the real tool.
+    Other,
+}
+
 pub trait ConfigSource {
-    /// The file's bytes, or None when it does not exist or cannot be read.
+    /// A regular file's bytes, or None when there is none or it cannot be
+    /// read. Never blocks.
     fn read(&self, path: &Path) -> Option<Vec<u8>>;
     /// Whether something (a file, a link, a directory) is at `path`.
     fn exists(&self, path: &Path) -> bool {
         self.read(path).is_some()
+    }
+    fn kind(&self, path: &Path) -> FileKind {
+        if self.read(path).is_some() {
+            FileKind::Regular
+        } else {
+            FileKind::Missing
+        }
     }
     /// The user's home directory from the password database (what the
     /// tools use when HOME does not say).
@@ -32,12 +51,35 @@ pub trait ConfigSource {
 pub struct RealFiles;
 
 impl ConfigSource for RealFiles {
+    /// Opened without blocking (a FIFO swapped in after a look is not
+    /// waited on) and read only when it is a regular file.
     fn read(&self, path: &Path) -> Option<Vec<u8>> {
-        std::fs::read(path).ok()
+        use std::io::Read;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_CLOEXEC)
+            .open(path)
+            .ok()?;
+        if !file.metadata().ok()?.is_file() {
+            return None;
+        }
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).ok()?;
+        Some(bytes)
     }
 
     fn exists(&self, path: &Path) -> bool {
         std::fs::symlink_metadata(path).is_ok()
+    }
+
+    fn kind(&self, path: &Path) -> FileKind {
+        match std::fs::metadata(path) {
+            Err(_) => FileKind::Missing,
+            Ok(m) if m.is_file() => FileKind::Regular,
+            Ok(m) if m.is_dir() => FileKind::Directory,
+            Ok(_) => FileKind::Other,
+        }
     }
 
     /// From `/etc/passwd` (the files database, as in the minimal images
@@ -144,9 +186,31 @@ pub fn load(
             if let Some(d) = source.password_home() {
                 places.push(d.join(".curlrc"));
             }
+            // curl takes the first path it can open(O_RDONLY): a directory
+            // stops the search (and gives nothing); a FIFO or device would be
+            // read by curl alone: left to curl, unread.
             for p in places {
-                if let Some(text) = source.read(&p) {
-                    return parse_curlrc(&p, &text);
+                match source.kind(&p) {
+                    FileKind::Missing => {}
+                    FileKind::Directory => return Ok(Vec::new()),
+                    FileKind::Regular => {
+                        if let Some(text) = source.read(&p) {
+                            return parse_curlrc(&p, &text);
+                        }
+                    }
+                    FileKind::Other
+                        if p.canonicalize().is_ok_and(|c| c == Path::new("/dev/null")) =>
+                    {
+                        return Ok(Vec::new());
+                    }
+                    FileKind::Other => {
+                        return Err(ConfigError {
+                            file: p,
+                            line: 0,
+                            what: "not a regular file: read by curl alone".into(),
+                            hidden: true,
+                        });
+                    }
                 }
             }
             Ok(Vec::new())
@@ -157,16 +221,30 @@ pub fn load(
             }
             // wget 1.21's order (src/init.c, initialize()): the system file,
             // then the user's, each adding to what came before.
+            // wget reads only regular files (utils.c file_exists_p: stat and
+            // S_ISREG): anything else is passed over, never opened.
+            let regular = |p: &Path| source.kind(p) == FileKind::Regular;
             let mut found = Vec::new();
             let system = env
                 .non_empty("SYSTEM_WGETRC")
                 .map(PathBuf::from)
-                .filter(|p| source.exists(p))
+                .filter(|p| regular(p))
                 .unwrap_or_else(|| PathBuf::from("/etc/wgetrc"));
-            if let Some(text) = source.read(&system) {
+            if regular(&system)
+                && let Some(text) = source.read(&system)
+            {
                 found.extend(parse_wgetrc(&system, &text)?);
             }
             let user = match env.non_empty("WGETRC") {
+                Some(p) if !regular(Path::new(&p)) => {
+                    // wget exits at once ("WGETRC points to …").
+                    return Err(ConfigError {
+                        file: PathBuf::from(p),
+                        line: 0,
+                        what: "WGETRC names no regular file: wget stops".into(),
+                        hidden: false,
+                    });
+                }
                 Some(p) => Some(PathBuf::from(p)),
                 None => env
                     .non_empty("HOME")
@@ -174,7 +252,9 @@ pub fn load(
                     .or_else(|| source.password_home())
                     .map(|h| h.join(".wgetrc")),
             };
-            if let Some(user) = user
+            // (A user file that is the system one is read once.)
+            if let Some(user) = user.filter(|u| u.as_path() != Path::new("/etc/wgetrc"))
+                && regular(&user)
                 && let Some(text) = source.read(&user)
             {
                 found.extend(parse_wgetrc(&user, &text)?);

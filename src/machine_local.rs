@@ -69,6 +69,14 @@ pub const TABLE: &[(&str, Pattern)] = &[
         Pattern::V6(Ipv6Addr::new(0xff00, 0, 0, 0, 0, 0, 0, 0), 8),
     ),
     ("loopback name", Pattern::Name("localhost")),
+    // RHEL's and Debian's /etc/hosts names for the loopback addresses
+    // (the one-label ones are single-label names too).
+    ("loopback name", Pattern::Name("localhost4")),
+    ("loopback name", Pattern::Name("localhost6")),
+    ("loopback name", Pattern::Name("localhost4.localdomain4")),
+    ("loopback name", Pattern::Name("localhost6.localdomain6")),
+    ("loopback name", Pattern::Name("ip6-localhost")),
+    ("loopback name", Pattern::Name("ip6-loopback")),
     ("loopback name", Pattern::Below(".localhost")),
     ("metadata name", Pattern::Name("metadata.google.internal")),
     ("cluster name", Pattern::Below(".svc")),
@@ -102,9 +110,20 @@ impl LanOrigins {
     /// from this same machine: for it, they are not someone else's.
     pub fn with_loopback(mut self) -> LanOrigins {
         self.0.extend(
-            ["127.0.0.0/8", "::1", "localhost", ".localhost"]
-                .iter()
-                .map(|s| s.to_string()),
+            [
+                "127.0.0.0/8",
+                "::1",
+                "localhost",
+                ".localhost",
+                "localhost4",
+                "localhost6",
+                "localhost4.localdomain4",
+                "localhost6.localdomain6",
+                "ip6-localhost",
+                "ip6-loopback",
+            ]
+            .iter()
+            .map(|s| s.to_string()),
         );
         self
     }
@@ -237,6 +256,9 @@ mod tests {
             ("http://localhost:8081/artifactory/a.jar", "loopback name"),
             ("http://LOCALHOST./f.bin", "loopback name"),
             ("http://app.localhost/f.bin", "loopback name"),
+            ("http://localhost4.localdomain4/f.bin", "loopback name"),
+            ("http://localhost6.localdomain6:8080/f.bin", "loopback name"),
+            ("http://ip6-localhost/f.bin", "loopback name"),
             (
                 "http://metadata.google.internal/computeMetadata/v1/",
                 "metadata name",

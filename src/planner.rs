@@ -564,10 +564,10 @@ fn prepare_inner(input: &PlanInput) -> Result<Prepared, PassThrough> {
             return Err(b.pass.clone());
         }
     }
-    if facts.timestamping == Some(true) && !facts.output_document {
+    if facts.timestamping == Some(true) {
         // The origin's dates decide whether to download and give the file
-        // its time: a hit would give the cache host's (with -O wget ignores
-        // -N).
+        // its time: a hit would give the cache host's. (With -O wget skips
+        // the date check but still stamps the file with Last-Modified.)
         return Err(PassThrough::new(Reason::OriginMetadata, "--timestamping"));
     }
     if facts.server_names_file == Some(true) && !facts.output_document {

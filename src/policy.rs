@@ -384,7 +384,10 @@ pub fn referer_carries_secret(value: &[u8]) -> bool {
         .split(['/', '?', '#'])
         .next()
         .unwrap_or_default();
-    authority.contains('@') || text.contains(['?', '#'])
+    // (And a token by its shape in the path, or a webhook address.)
+    authority.contains('@')
+        || text.contains(['?', '#'])
+        || crate::secrets::secret_in_url(text, false).is_some()
 }
 
 /// What a request header means, by its name.

@@ -243,3 +243,162 @@ fn the_key_is_the_path_the_tool_requests_without_dot_segments() {
         assert!(said.contains("rewrote 1/1"), "{said}");
     }
 }
+
+/// `/redir/` redirects; `/f/` is the artifact (with a Last-Modified).
+fn redirecting_origin() -> TestServer {
+    TestServer::start(|req| {
+        if req.target.starts_with("/redir/") {
+            Reply::Http {
+                status: 302,
+                headers: vec![("Location".into(), "/f/final.bin".into())],
+                body: b"moved\n".to_vec(),
+            }
+        } else {
+            Reply::Http {
+                status: 200,
+                headers: vec![(
+                    "Last-Modified".into(),
+                    "Mon, 01 Jan 2024 00:00:00 GMT".into(),
+                )],
+                body: ARTIFACT.to_vec(),
+            }
+        }
+    })
+}
+
+#[test]
+fn a_curlrc_directory_stops_curls_search() {
+    let Some(bin) = release_binary_with(&["curl"]) else {
+        return;
+    };
+    let stage = Stage::new(&bin);
+    let origin = redirecting_origin();
+    let url = format!("{}/redir/x.bin", origin.url());
+    let cache = cache_holding(std::slice::from_ref(&url), ARTIFACT);
+    let env = [("WITHCACHE_SERVER", cache.url())];
+    // $CURL_HOME/.curlrc is a directory: curl stops there and reads no
+    // config, so `location` in $HOME/.curlrc does not apply: the redirect
+    // is saved as it is.
+    let script = format!(
+        "mkdir -p ch/.curlrc; printf 'location\\n' > .curlrc; CURL_HOME=$PWD/ch curl -sS -O {url}"
+    );
+    let (shim, said) = stage.same_with_debug("curlrc-dir", &script, &env);
+    assert_eq!(shim.files["x.bin"], b"moved\n", "{said}");
+}
+
+#[test]
+fn a_fifo_wgetrc_is_passed_over_as_wget_does_and_never_waited_on() {
+    let Some(bin) = release_binary_with(&["wget"]) else {
+        return;
+    };
+    let stage = Stage::new(&bin);
+    let origin = redirecting_origin();
+    let url = format!("{}/f/x.bin", origin.url());
+    let cache = cache_holding(std::slice::from_ref(&url), ARTIFACT);
+    let env = [("WITHCACHE_SERVER", cache.url())];
+    for (label, script) in [
+        ("fifo-home", format!("mkfifo .wgetrc; wget -q {url}")),
+        (
+            "fifo-system",
+            format!("mkfifo sys.rc; SYSTEM_WGETRC=$PWD/sys.rc wget -q {url}"),
+        ),
+    ] {
+        // (The FIFO goes before the stage reads the run's files.)
+        let script = format!("{script}; rc=$?; rm -f .wgetrc sys.rc; exit $rc");
+        let (shim, said) = stage.same_with_debug(label, &script, &env);
+        assert_eq!(shim.code, Some(0), "{label}: {said}");
+        assert_eq!(shim.files["x.bin"], ARTIFACT, "{label}: {said}");
+        assert!(said.contains("rewrote 1/1"), "{label}: {said}");
+    }
+}
+
+#[test]
+fn wget_timestamping_with_output_document_passes_through() {
+    let Some(bin) = release_binary_with(&["wget"]) else {
+        return;
+    };
+    let stage = Stage::new(&bin);
+    let origin = redirecting_origin();
+    let url = format!("{}/f/x.bin", origin.url());
+    // The cache host sends no Last-Modified (withcache-server sends none).
+    let cache = cache_holding(std::slice::from_ref(&url), ARTIFACT);
+    let env = [("WITHCACHE_SERVER", cache.url())];
+    let script = format!("wget -q -N -O out.bin {url}; stat -c %Y out.bin");
+    let (shim, said) = stage.same_with_debug("n-with-o", &script, &env);
+    assert_eq!(
+        String::from_utf8_lossy(&shim.stdout).trim(),
+        "1704067200",
+        "{said}"
+    );
+}
+
+#[test]
+fn a_referer_holding_a_token_never_reaches_the_cache_host() {
+    let Some(bin) = release_binary_with(&["curl", "wget"]) else {
+        return;
+    };
+    let stage = Stage::new(&bin);
+    let origin = redirecting_origin();
+    let url = format!("{}/f/x.bin", origin.url());
+    let cache = cache_holding(std::slice::from_ref(&url), ARTIFACT);
+    let env = [("WITHCACHE_SERVER", cache.url())];
+    let token = "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB";
+    let referer = format!("https://ci.example.com/{token}/run");
+    for (label, script) in [
+        (
+            "curl-e",
+            format!("curl -fsSL -e '{referer}' -o x.bin {url}"),
+        ),
+        (
+            "curl-h",
+            format!("curl -fsSL -H 'Referer: {referer}' -o x.bin {url}"),
+        ),
+        (
+            "wget-referer",
+            format!("wget -q --referer='{referer}' {url}"),
+        ),
+    ] {
+        let (_, said) = stage.same_with_debug(label, &script, &env);
+        assert!(said.contains("referer-secret"), "{label}: {said}");
+    }
+    for r in cache.requests() {
+        assert!(!format!("{r:?}").contains(token), "{r:?}");
+    }
+}
+
+#[test]
+fn the_runtime_memory_holds_no_proxy_credential() {
+    let Some(bin) = release_binary_with(&["curl"]) else {
+        return;
+    };
+    let stage = Stage::new(&bin);
+    let runtime = tempfile::tempdir().unwrap();
+    // The cache host (on loopback, not proxied) holds the file; the origin
+    // is reached only through a proxy that refuses connections: offline,
+    // served, and the origin remembered for that route, which names the
+    // proxy and its credentials.
+    let url = "http://dl.example.com/x.bin".to_string();
+    let cache = cache_holding(std::slice::from_ref(&url), ARTIFACT);
+    let proxy = format!("http://127.0.0.1:{}", free_port());
+    let env = [
+        ("WITHCACHE_SERVER", cache.url()),
+        ("XDG_RUNTIME_DIR", runtime.path().display().to_string()),
+    ];
+    let script =
+        format!("curl -sS --noproxy 127.0.0.1 -x {proxy} -U alice:pr0xyS3cret -o x.bin {url}");
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let shim = stage.run("proxy-user", &stage.bin(), &script, &env);
+    assert_eq!(shim.files.get("x.bin").map(Vec::as_slice), Some(ARTIFACT));
+    let dir = runtime.path().join("cacheshim");
+    let mut files = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let bytes = std::fs::read(e.unwrap().path()).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("pr0xyS3cret"),
+            "{}",
+            String::from_utf8_lossy(&bytes)
+        );
+        files += 1;
+    }
+    assert!(files > 0, "the unreachable origin was remembered");
+}

@@ -92,7 +92,7 @@ impl Stage {
         script: &str,
         env: &[(K, V)],
     ) -> (Result_, String) {
-        let script = format!("{script} 2>debug.txt");
+        let script = format!("{{ {script}\n}} 2>debug.txt");
         let mut env: Vec<(&str, &str)> =
             env.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
         env.push(("WITHCACHE_DEBUG", "1"));
