@@ -141,6 +141,7 @@ fn parse_long(
         }
         Takes::Value => match inline {
             Some(v) => value = Some(v),
+            None if next.is_none() && options::value_may_be_absent(tool, spec) => {}
             None => {
                 let v = next.ok_or_else(|| ParseError::MissingValue(shown()))?;
                 value = Some(v.to_vec());
@@ -215,6 +216,14 @@ fn parse_cluster(
             let rest = &arg[at + 1..];
             let (value, consumed_next) = if !rest.is_empty() {
                 (rest.to_vec(), false)
+            } else if next.is_none() && options::value_may_be_absent(tool, spec) {
+                out.push(Occurrence {
+                    spec,
+                    enabled: true,
+                    value: None,
+                    span,
+                });
+                return Ok(false);
             } else {
                 let v = next.ok_or_else(|| ParseError::MissingValue(shown()))?;
                 span.value_index = Some(index + 1);
@@ -241,6 +250,16 @@ fn parse_cluster(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn curl_help_takes_a_category_only_when_one_follows() {
+        for argv in [&["--help"][..], &["-h"], &["-sh"], &["--help", "all"]] {
+            let args: Vec<OsString> = argv.iter().map(OsString::from).collect();
+            let parsed = parse(Tool::Curl, &args, false).expect("parses");
+            assert_eq!(parsed.options.last().unwrap().spec.long, "help", "{argv:?}");
+            assert!(parsed.operands.is_empty(), "{argv:?}");
+        }
+    }
 
     fn argv(items: &[&str]) -> Vec<OsString> {
         items.iter().map(OsString::from).collect()

@@ -83,25 +83,45 @@ fn inherited_environment() -> impl Iterator<Item = &'static CStr> {
 /// Linux refuses one argument or environment string over 32 pages.
 const MAX_ARG_STRLEN: usize = 32 * 4096;
 
-/// Whether `args` (after argv[0] = the tool's name) and the inherited
-/// environment plus `added` fit what execve accepts: each string at most
-/// `MAX_ARG_STRLEN`, all strings and their pointers at most `arg_max`. A
-/// rewrite that does not fit would turn a working command into "Argument
-/// list too long".
+/// What execve is handed, besides the arguments after argv[0]: the program's
+/// path, argv[0] (the tool's name, see `exec_real_tool`), the variables the
+/// shim sets (each replacing an inherited one of the same name).
+pub struct ExecImage<'a> {
+    pub path: &'a Path,
+    pub tool: Tool,
+    pub set: &'a [(&'a str, String)],
+}
+
+/// Whether `args` fit what execve accepts, counted as Linux counts them
+/// (fs/exec.c: the file name, then every environment and argument string
+/// with its NUL, plus a pointer for each of those): each string at most
+/// `MAX_ARG_STRLEN`, the total at most `arg_max`. A rewrite that does not
+/// fit would turn a working command into "Argument list too long".
 pub fn fits_exec_limits(
+    image: &ExecImage,
     args: &[OsString],
-    added: &[(&str, String)],
-    env: impl Iterator<Item = usize>,
+    env: impl Iterator<Item = &'static CStr>,
     arg_max: usize,
 ) -> bool {
     let ptr = std::mem::size_of::<usize>();
-    let mut total = 0usize;
-    let strings = args
-        .iter()
-        .map(|a| a.len())
-        .chain(env)
-        .chain(added.iter().map(|(k, v)| k.len() + 1 + v.len()))
-        .chain(std::iter::once(8));
+    let replaced = |entry: &CStr| {
+        let name = entry
+            .to_bytes()
+            .split(|&b| b == b'=')
+            .next()
+            .unwrap_or_default();
+        image.set.iter().any(|(k, _)| k.as_bytes() == name)
+    };
+    let inherited = env.filter(|e| !replaced(e)).map(|e| e.to_bytes().len());
+    let strings = std::iter::once(image.tool.name().len())
+        .chain(args.iter().map(|a| a.len()))
+        .chain(inherited)
+        .chain(image.set.iter().map(|(k, v)| k.len() + 1 + v.len()));
+    let path = image.path.as_os_str().len() + 1;
+    if path > MAX_ARG_STRLEN {
+        return false;
+    }
+    let mut total = path;
     for len in strings {
         if len + 1 > MAX_ARG_STRLEN {
             return false;
@@ -111,9 +131,9 @@ pub fn fits_exec_limits(
     total <= arg_max
 }
 
-/// The byte lengths of the inherited environment's entries.
-pub fn inherited_environment_sizes() -> impl Iterator<Item = usize> {
-    inherited_environment().map(|e| e.to_bytes().len())
+/// The inherited environment's entries.
+pub fn inherited_environment_entries() -> impl Iterator<Item = &'static CStr> {
+    inherited_environment()
 }
 
 /// What execve accepts for all strings and their pointers together, as
@@ -159,37 +179,39 @@ mod tests {
     #[test]
     fn exec_limits() {
         let args = |n: usize, len: usize| vec![OsString::from("x".repeat(len)); n];
-        assert!(fits_exec_limits(
-            &args(3, 10),
-            &[],
-            [5, 7].into_iter(),
-            4096
-        ));
+        let none: [(&str, String); 0] = [];
+        let image = ExecImage {
+            path: Path::new("/usr/bin/curl"),
+            tool: Tool::Curl,
+            set: &none,
+        };
+        let env = || std::iter::empty();
+        // path 14 + argv[0] "curl" (5 + 8) + 3 × (11 + 8).
+        let need = 14 + 13 + 3 * 19;
+        assert!(fits_exec_limits(&image, &args(3, 10), env(), need));
+        assert!(!fits_exec_limits(&image, &args(3, 10), env(), need - 1));
         // One string over 32 pages never fits, whatever ARG_MAX says.
         assert!(!fits_exec_limits(
+            &image,
             &args(1, MAX_ARG_STRLEN),
-            &[],
-            std::iter::empty(),
+            env(),
             1 << 30
         ));
-        // The total, with a pointer per string, against ARG_MAX.
-        assert!(!fits_exec_limits(
-            &args(100, 100),
-            &[],
-            std::iter::empty(),
-            100 * 100
-        ));
+        // A variable the shim sets counts once, replacing the inherited one.
+        let set = [("CACHESHIM_CHAIN", "a".repeat(5000))];
+        let image = ExecImage {
+            path: Path::new("/usr/bin/curl"),
+            tool: Tool::Curl,
+            set: &set,
+        };
+        assert!(!fits_exec_limits(&image, &args(1, 10), env(), 4096));
+        let inherited = [c"CACHESHIM_CHAIN=old", c"HOME=/root"];
+        let with = 14 + 13 + 19 + (15 + 1 + 5000 + 1 + 8) + (10 + 1 + 8);
         assert!(fits_exec_limits(
-            &args(100, 100),
-            &[],
-            std::iter::empty(),
-            100 * 120
-        ));
-        assert!(!fits_exec_limits(
+            &image,
             &args(1, 10),
-            &[("CACHESHIM_CHAIN", "a".repeat(5000))],
-            std::iter::empty(),
-            4096
+            inherited.into_iter(),
+            with
         ));
     }
 }

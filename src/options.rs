@@ -27,6 +27,15 @@ pub struct OptionSpec {
 
 include!(concat!(env!("OUT_DIR"), "/option_tables.rs"));
 
+/// curl options whose value the shared table (curl 8.x) requires but curl
+/// 7.88 takes only when there is a next argument: `--help [category]`.
+pub const CURL_VALUE_MAY_BE_ABSENT: &[&str] = &["help"];
+
+/// Whether a missing value is fine for this option of this tool.
+pub fn value_may_be_absent(tool: Tool, spec: &OptionSpec) -> bool {
+    tool == Tool::Curl && CURL_VALUE_MAY_BE_ABSENT.contains(&spec.long)
+}
+
 pub fn table(tool: Tool) -> &'static [OptionSpec] {
     match tool {
         Tool::Curl => CURL_OPTIONS,

@@ -5,7 +5,8 @@ use crate::config_files::RealFiles;
 use crate::down_memory::DownMemory;
 use crate::env_view::{EnvView, ProcessEnv};
 use crate::exec::{
-    arg_max, exec_real_tool, exit_status_for, fits_exec_limits, inherited_environment_sizes,
+    ExecImage, arg_max, exec_real_tool, exit_status_for, fits_exec_limits,
+    inherited_environment_entries,
 };
 use crate::loop_guard::{self, Chain};
 use crate::planner::{self, Outcome, PlanInput, Preparation, Prepared, ProbeAnswer};
@@ -58,11 +59,16 @@ pub fn run(tool: Tool, argv0: &OsStr, args: Vec<OsString>) -> i32 {
         let written = args.clone();
         let (rewritten, said) =
             decide_or_fall_back(tool, args, &env, target_bytes, &real.path, &passed_on);
+        let image = ExecImage {
+            path: &real.path,
+            tool,
+            set: &passed_on,
+        };
         let fits = rewritten == written
             || fits_exec_limits(
+                &image,
                 &rewritten,
-                &passed_on,
-                inherited_environment_sizes(),
+                inherited_environment_entries(),
                 arg_max(),
             );
         if fits {
@@ -171,7 +177,12 @@ fn decide(
             (args, said)
         }
         Preparation::Probe(prepared) => {
-            if !rewrite_can_fit(&args, &prepared, chain_vars) {
+            let image = ExecImage {
+                path: real,
+                tool,
+                set: chain_vars,
+            };
+            if !rewrite_can_fit(&args, &prepared, &image) {
                 // Checked before the probe: a command that cannot be
                 // rewritten pays nothing for asking.
                 let said = format!(
@@ -241,7 +252,7 @@ fn decide(
 /// accepts. Any other rewrite is shorter: fewer cache URLs (each longer than
 /// its origin), and credentials, removed only when all hit, make a partial
 /// rewrite pass through.
-fn rewrite_can_fit(args: &[OsString], prepared: &Prepared, chain_vars: &[(&str, String)]) -> bool {
+pub fn rewrite_can_fit(args: &[OsString], prepared: &Prepared, image: &ExecImage) -> bool {
     let all_hit = vec![
         ProbeAnswer::Hit {
             accepts_ranges: true
@@ -249,12 +260,9 @@ fn rewrite_can_fit(args: &[OsString], prepared: &Prepared, chain_vars: &[(&str, 
         prepared.candidates.len()
     ];
     match planner::finish(args, prepared, &all_hit) {
-        Outcome::Rewrite(r) => fits_exec_limits(
-            &r.argv,
-            chain_vars,
-            inherited_environment_sizes(),
-            arg_max(),
-        ),
+        Outcome::Rewrite(r) => {
+            fits_exec_limits(image, &r.argv, inherited_environment_entries(), arg_max())
+        }
         Outcome::PassThrough(_) => true,
     }
 }

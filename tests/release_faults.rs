@@ -372,3 +372,85 @@ fn a_rewrite_that_cannot_fit_the_exec_limit_costs_no_probe() {
     // The command itself ran (curl fetched the 404s from the origin).
     assert!(hosts.origin.requests().len() >= 500);
 }
+
+#[test]
+fn the_exec_limit_is_counted_as_the_kernel_counts_it_at_the_edge() {
+    // The kernel counts the program's path and argv[0] too: found by
+    // bisection, the longest argument with which the command as written
+    // runs; there the rewrite (a longer URL) must pass through, and exactly
+    // the URL's growth shorter it must be made. The real tool sits at a
+    // long path, which the build before did not count.
+    let Some(bin) = parts() else { return };
+    let Some(fake) = fake_tool() else {
+        missing_part("cc (the fake real tool)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let deep = dir.path().join("r".repeat(200)).join("e".repeat(200));
+    std::fs::create_dir_all(&deep).unwrap();
+    let real = deep.join("curl");
+    std::fs::copy(&fake, &real).unwrap();
+    let shims = dir.path().join("shims");
+    std::fs::create_dir_all(&shims).unwrap();
+    std::os::unix::fs::symlink(&bin, shims.join("curl")).unwrap();
+    let url = "https://dl.example.com/pub/tool.tgz";
+    let cache = common::servers::cache_holding(&[url.to_string()], b"x");
+    let cache_url = format!("{}{}", cache.url(), cache_path(url));
+    let growth = cache_url.len() - url.len();
+    let run = |pad: usize, server: bool| -> (Option<i32>, Vec<u8>) {
+        let mut cmd = clean_command("/bin/bash");
+        // (The argument reaches bash through the environment, unexported
+        // before the exec: bash's own argv has the same limit.)
+        cmd.arg("-c")
+            .arg(format!(
+                "ulimit -s 512; p=$PAD; f=$FIX; unset PAD FIX; exec curl -sL -e \"$f\" -A \"$p\" {url}"
+            ))
+            .env("PAD", "a".repeat(pad))
+            // (No string may pass 128 KiB: a fixed one fills most of the limit.)
+            .env("FIX", "b".repeat(100_000))
+            .env("PATH", format!("{}:/usr/bin:/bin", shims.display()))
+            .env("REAL_CURL", &real)
+            // The same bytes of environment either way.
+            .env(
+                if server {
+                    "WITHCACHE_SERVER"
+                } else {
+                    "XITHCACHE_SERVER"
+                },
+                cache.url(),
+            );
+        let out = run_bounded(&mut cmd, LIMIT);
+        (out.status.code(), out.stdout)
+    };
+    let last_arg = |out: &[u8]| {
+        parse_fake_output(out)
+            .and_then(|f| f.args.last().cloned())
+            .map(|a| a.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    assert_eq!(run(1000, false).0, Some(0));
+    assert_eq!(
+        run(120_000, false).0,
+        Some(126),
+        "over the limit as written"
+    );
+    let (mut fits, mut fails) = (1000, 120_000);
+    while fails - fits > 1 {
+        let mid = (fits + fails) / 2;
+        if run(mid, false).0 == Some(0) {
+            fits = mid;
+        } else {
+            fails = mid;
+        }
+    }
+    eprintln!("the command as written runs with an argument of at most {fits} bytes");
+    let (code, out) = run(fits, true);
+    assert_eq!(code, Some(0), "at the edge the command runs as written");
+    assert_eq!(last_arg(&out), url);
+    let (code, out) = run(fits - growth, true);
+    assert_eq!(code, Some(0));
+    assert_eq!(last_arg(&out), cache_url, "the rewrite fits exactly there");
+    let (code, out) = run(fits - growth + 1, true);
+    assert_eq!(code, Some(0));
+    assert_eq!(last_arg(&out), url, "one byte more: as written");
+}

@@ -19,7 +19,7 @@ Usage:
   cacheshim install [--dir DIR | --system] [--root DIR] [--names LIST] [--force]
   cacheshim uninstall [--dir DIR | --system] [--root DIR] [--names LIST]
   cacheshim doctor [--url ORIGIN]
-  cacheshim plan [--assume hit|hit-ranges|miss|unreachable] -- curl|wget ARGS...
+  cacheshim plan [--assume ANSWER] [--assume-origin ANSWER] -- curl|wget ARGS...
   cacheshim url [--server URL] [--decoded] ORIGIN...
   cacheshim --version | --help
 Each command has --help.
@@ -42,7 +42,7 @@ pub fn run_catching_panics(args: &[OsString]) -> i32 {
 /// Returns the exit status.
 pub fn run(args: &[OsString]) -> i32 {
     let Some(first) = args.first() else {
-        err!("{HELP}");
+        errln!("cacheshim: no command (install, uninstall, doctor, plan, url; cacheshim --help)");
         return 2;
     };
     let rest = &args[1..];

@@ -143,7 +143,28 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
                 }
                 (None, Some(_)) => {}
             }
-            let outcome = planner::finish(tool_args, &prepared, &answers);
+            let mut outcome = planner::finish(tool_args, &prepared, &answers);
+            // The shim's own last check: a rewrite execve would refuse runs
+            // as written.
+            if let (Outcome::Rewrite(r), Some(real)) = (&outcome, &real) {
+                let chain_vars = chain.passed_on(None, real.override_id);
+                let image = crate::exec::ExecImage {
+                    path: &real.path,
+                    tool,
+                    set: &chain_vars,
+                };
+                if !crate::exec::fits_exec_limits(
+                    &image,
+                    &r.argv,
+                    crate::exec::inherited_environment_entries(),
+                    crate::exec::arg_max(),
+                ) {
+                    outcome = Outcome::PassThrough(planner::PassThrough {
+                        reason: crate::policy::Reason::ArgListTooLong,
+                        detail: "the rewritten command is over the exec limits".into(),
+                    });
+                }
+            }
             let candidates = prepared
                 .candidates
                 .iter()
