@@ -201,3 +201,50 @@ fn wget_probe(
         None => (ProbeAnswer::Unreachable, true),
     }
 }
+
+/// One HEAD of `url` with the real tool, as `doctor` asks an https cache
+/// host: its status, or why the tool could not get one (refused, not
+/// trusted, no answer in time), in the tool's words.
+pub fn ask(
+    tool: Tool,
+    busybox: bool,
+    real: &Path,
+    url: &str,
+    timeout: std::time::Duration,
+) -> Result<u16, String> {
+    let deadline = Instant::now() + timeout;
+    let secs = format!("{:.3}", timeout.as_secs_f64());
+    let mut cmd = Command::new(real);
+    match tool {
+        Tool::Curl => {
+            cmd.args(["-q", "-s", "-I", "-o", "/dev/null", "--connect-timeout"])
+                .arg(&secs)
+                .args([
+                    "-m",
+                    &secs,
+                    "-w",
+                    "%{http_code}\t%{exitcode}\t%{errormsg}",
+                    "--",
+                ])
+                .arg(url);
+            let done = crate::bounded_run::run(cmd, b"", deadline);
+            let out = String::from_utf8_lossy(&done.stdout).into_owned();
+            let mut f = out.split('\t');
+            match (
+                f.next().and_then(|s| s.parse::<u16>().ok()),
+                f.next(),
+                f.next(),
+            ) {
+                (Some(status), _, _) if status != 0 => Ok(status),
+                (_, Some(exit), Some(msg)) => Err(format!("curl exit {exit}: {}", msg.trim())),
+                _ => Err("no answer in time".into()),
+            }
+        }
+        Tool::Wget => match wget_probe(real, busybox, &[], url, deadline, &[]) {
+            (ProbeAnswer::Hit { .. }, _) => Ok(200),
+            (ProbeAnswer::Miss, _) => Ok(404),
+            (_, true) => Err("wget could not reach it".into()),
+            (_, false) => Err("wget refused it (TLS or an error answer)".into()),
+        },
+    }
+}

@@ -467,6 +467,17 @@ fn doctor_says_ok_for_a_working_setup_and_why_not_otherwise() {
         said.contains("problem: http://127.0.0.1:") && said.contains("unreachable"),
         "{said}"
     );
+    // An https one that refuses connections, or is not trusted: asked with
+    // the real tool, as the shim asks it (issue 22: it said "ok").
+    let (_home, out) = doctor_setup(&format!("https://127.0.0.1:{}", free_port()), true);
+    let said = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("cannot use it (curl exit 7"), "{said}");
+    let plain = TestServer::start(|_| Reply::Raw(b"not TLS at all\r\n".to_vec()));
+    let (_home, out) = doctor_setup(&plain.url().replace("http://", "https://"), true);
+    let said = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("cannot use it (curl exit 35"), "{said}");
 }
 
 #[test]

@@ -95,7 +95,7 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
         }
         let chain = Chain::from_env(&env);
         let over = env.var(tool.real_override_var());
-        match real_tool::locate_real_tool(
+        let real_path = match real_tool::locate_real_tool(
             tool,
             over.as_deref(),
             Some(OsStr::new(&path_var)),
@@ -114,6 +114,7 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
                         o.to_string_lossy()
                     );
                 }
+                real.path
             }
             None => {
                 problems.push(format!(
@@ -122,7 +123,7 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
                 ));
                 continue;
             }
-        }
+        };
         match settings::server_setting(tool, &env) {
             None => {
                 outln!("{name}: no server set: pure pass-through");
@@ -139,7 +140,7 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
                         value.to_string_lossy(),
                         server.base
                     );
-                    cacheable.push((tool, server));
+                    cacheable.push((tool, server, real_path));
                 }
             },
         }
@@ -147,7 +148,7 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
 
     let timeout = settings::probe_timeout(&env);
     let mut checked: Vec<String> = Vec::new();
-    for (tool, server) in &cacheable {
+    for (tool, server, real) in &cacheable {
         if checked.contains(&server.base) {
             continue;
         }
@@ -183,9 +184,43 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
                     "--ca-certificate, wgetrc ca_certificate or the system store; BusyBox wget verifies no certificate"
                 }
             );
-            outln!(
-                "server: {health} is asked by the real tool on each command (this binary has no TLS)"
-            );
+            // Asked as the shim asks it: with the real tool and its trust.
+            let start = Instant::now();
+            let busybox = *tool == Tool::Wget && real_tool::is_busybox(real);
+            let answer = crate::tool_probe::ask(*tool, busybox, real, &health, timeout);
+            let ms = settings::millis(start.elapsed());
+            match answer {
+                Ok(status) if (200..300).contains(&status) || matches!(status, 404 | 405) => {
+                    outln!(
+                        "server: HEAD {health} -> {status} in {ms} ms, asked by the real {}",
+                        tool.name()
+                    )
+                }
+                Ok(status) => {
+                    outln!("server: HEAD {health} -> {status} in {ms} ms");
+                    problems.push(format!("{}: answers {status}", server.base));
+                }
+                Err(e) => {
+                    outln!("server: HEAD {health} -> {e} after {ms} ms");
+                    problems.push(format!(
+                        "{}: the real {} cannot use it ({e})",
+                        server.base,
+                        tool.name()
+                    ));
+                }
+            }
+            if let Some(o) = &origin
+                && let Ok(parsed) = Origin::parse(o.as_bytes())
+            {
+                let url = server.cache_url(&parsed);
+                let said = match crate::tool_probe::ask(*tool, busybox, real, &url, timeout) {
+                    Ok(200) => "hit".to_string(),
+                    Ok(s) if (400..500).contains(&s) => format!("miss ({s})"),
+                    Ok(s) => format!("unreachable ({s})"),
+                    Err(e) => format!("unreachable ({e})"),
+                };
+                outln!("origin: {} -> {url}: {said}", parsed.url);
+            }
             continue;
         }
         if crate::settings::REQUIRE_TLS.get(&env) {
