@@ -416,7 +416,7 @@ fn write_operation(
         line("output", Some(b"/dev/null"));
         line("head", None);
     }
-    let seconds = format!("{}.{:03}", limit.as_secs(), limit.subsec_millis());
+    let seconds = crate::settings::seconds_text(limit);
     // A connection not made within it means unreachable; one made, however
     // slow the answer, means reached (told apart by %{num_connects}).
     line("connect-timeout", Some(seconds.as_bytes()));

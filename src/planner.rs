@@ -1057,6 +1057,28 @@ pub fn finish(args: &[OsString], prepared: &Prepared, answers: &[ProbeAnswer]) -
             ProbeAnswer::Unreachable => any_unreachable = true,
         }
     }
+    // GNU wget keeps cookies between the URLs of one command: directly, every
+    // earlier URL on the same site reaches the origin first and may set a
+    // cookie that changes this one's answer (a licence page, then the
+    // file); the cache's copy was fetched without it.
+    let mut cookie_site = None;
+    if prepared.cookie_flow {
+        hit_indexes.retain(|c| match earlier_on_same_site(args, prepared, c.index) {
+            Some(site) => {
+                cookie_site.get_or_insert(site);
+                false
+            }
+            None => true,
+        });
+    }
+    if hit_indexes.is_empty()
+        && let Some(site) = cookie_site
+    {
+        return Outcome::PassThrough(PassThrough::new(
+            Reason::SendsCookies,
+            format!("wget keeps cookies between URLs: an earlier URL on {site} may set one"),
+        ));
+    }
     if hit_indexes.is_empty() {
         let reason = if any_unreachable {
             Reason::Unreachable
@@ -1142,18 +1164,7 @@ fn cookie_needing_miss(
     prepared: &Prepared,
     hits: &[&Candidate],
 ) -> Option<String> {
-    let site = |index: usize| -> Option<String> {
-        let url = url::Url::parse(&String::from_utf8_lossy(args[index].as_bytes())).ok()?;
-        let host = url.host_str()?.to_ascii_lowercase();
-        if url
-            .host()
-            .is_some_and(|h| !matches!(h, url::Host::Domain(_)))
-        {
-            return Some(host);
-        }
-        let labels: Vec<&str> = host.trim_end_matches('.').rsplit('.').take(2).collect();
-        Some(labels.into_iter().rev().collect::<Vec<_>>().join("."))
-    };
+    let site = |index: usize| cookie_site(args, index);
     let mut urls: Vec<(usize, bool)> = prepared
         .candidates
         .iter()
@@ -1171,6 +1182,35 @@ fn cookie_needing_miss(
         }
     }
     None
+}
+
+/// A URL argument's site for cookies: the host's last two labels (a
+/// cookie's domain may be the parent), or the address.
+fn cookie_site(args: &[OsString], index: usize) -> Option<String> {
+    let url = url::Url::parse(&String::from_utf8_lossy(args[index].as_bytes())).ok()?;
+    let host = url.host_str()?.to_ascii_lowercase();
+    if url
+        .host()
+        .is_some_and(|h| !matches!(h, url::Host::Domain(_)))
+    {
+        return Some(host);
+    }
+    let labels: Vec<&str> = host.trim_end_matches('.').rsplit('.').take(2).collect();
+    Some(labels.into_iter().rev().collect::<Vec<_>>().join("."))
+}
+
+/// The site, when a URL argument before `index` (a candidate or not) is on
+/// the same site as it.
+fn earlier_on_same_site(args: &[OsString], prepared: &Prepared, index: usize) -> Option<String> {
+    let site = cookie_site(args, index)?;
+    prepared
+        .candidates
+        .iter()
+        .map(|c| c.index)
+        .chain(prepared.skipped.iter().map(|s| s.index))
+        .filter(|&i| i < index)
+        .any(|i| cookie_site(args, i).as_deref() == Some(site.as_str()))
+        .then_some(site)
 }
 
 /// Both steps with a probe function: for fixtures, `cacheshim plan`, and the

@@ -60,6 +60,12 @@ pub fn millis(d: Duration) -> String {
     format!("{}.{}", tenths / 10, tenths % 10)
 }
 
+/// Seconds with milliseconds, `1.800`, as curl and wget read a time limit
+/// (integer arithmetic: float formatting would cost the binary ~10 KB).
+pub fn seconds_text(d: Duration) -> String {
+    format!("{}.{:03}", d.as_secs(), d.subsec_millis())
+}
+
 /// Whole seconds, rounded up.
 pub fn seconds_ceil(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)

@@ -82,7 +82,7 @@ fn curl_probe(
 ) -> Probed {
     let left = deadline.saturating_duration_since(Instant::now());
     let limit = left - left / 10;
-    let seconds = format!("{}.{:03}", limit.as_secs(), limit.subsec_millis());
+    let seconds = crate::settings::seconds_text(limit);
     let mut config = Vec::new();
     for (i, cand) in prepared.candidates.iter().enumerate() {
         if i > 0 {
@@ -213,7 +213,7 @@ pub fn ask(
     timeout: std::time::Duration,
 ) -> Result<u16, String> {
     let deadline = Instant::now() + timeout;
-    let secs = format!("{:.3}", timeout.as_secs_f64());
+    let secs = crate::settings::seconds_text(timeout);
     let mut cmd = Command::new(real);
     match tool {
         Tool::Curl => {

@@ -402,3 +402,52 @@ fn the_runtime_memory_holds_no_proxy_credential() {
     }
     assert!(files > 0, "the unreachable origin was remembered");
 }
+
+#[test]
+fn wget_serves_no_url_an_earlier_one_may_set_a_cookie_for() {
+    let Some(bin) = release_binary_with(&["wget"]) else {
+        return;
+    };
+    let stage = Stage::new(&bin);
+    const LICENCE: &[u8] = b"<html>accept the licence first</html>\n";
+    // The first page sets the licence cookie; the file is served only with it.
+    let origin = TestServer::start(|req| {
+        if req.target.starts_with("/setcookie/") {
+            return Reply::Http {
+                status: 200,
+                headers: vec![("Set-Cookie".into(), "licence=accepted; Path=/".into())],
+                body: b"<html>thanks</html>\n".to_vec(),
+            };
+        }
+        let accepted = req
+            .header("cookie")
+            .is_some_and(|c| c.contains("licence=accepted"));
+        Reply::Http {
+            status: 200,
+            headers: vec![],
+            body: if accepted { ARTIFACT } else { LICENCE }.to_vec(),
+        }
+    });
+    let accept = format!("{}/setcookie/accept.html", origin.url());
+    let gated = format!("{}/gated/jdk.bin", origin.url());
+    // The cache fetched the file without the cookie: the licence page. It
+    // holds the file only (the page is a miss), then both.
+    for (label, held) in [
+        ("cookie-miss-first", vec![gated.clone()]),
+        ("cookie-both-held", vec![accept.clone(), gated.clone()]),
+    ] {
+        let cache = TestServer::start({
+            let held: Vec<String> = held.iter().map(|u| cache_path(u)).collect();
+            move |req| Reply::Http {
+                status: if held.contains(&req.target) { 200 } else { 404 },
+                headers: vec![],
+                body: LICENCE.to_vec(),
+            }
+        });
+        let env = [("WITHCACHE_SERVER", cache.url())];
+        let script = format!("wget -q {accept} {gated}");
+        let (shim, said) = stage.same_with_debug(label, &script, &env);
+        assert_eq!(shim.files["jdk.bin"], ARTIFACT, "{said}");
+        assert!(said.contains("sends-cookies"), "{said}");
+    }
+}
