@@ -624,6 +624,12 @@ fn prepare_inner(input: &PlanInput) -> Result<Prepared, PassThrough> {
             "--auth-no-challenge with --user/--password",
         ));
     }
+    if tool == Tool::Wget && facts.compressed == Some(true) {
+        // The check asks as wget does (curl's --compressed would offer more).
+        facts
+            .origin_check_args
+            .push(("header".into(), Some(b"Accept-Encoding: gzip".to_vec())));
+    }
     let origin_check = match tool {
         Tool::Curl => facts.follows_redirects != Some(true) || no_redirects,
         Tool::Wget if no_redirects => {
@@ -907,7 +913,12 @@ fn apply(tool: Tool, occ: &Occurrence, from_config: bool, facts: &mut Facts) {
         Effect::FollowRedirects => facts.follows_redirects = Some(occ.enabled),
         Effect::MaxRedirects => facts.max_redirects = Some(value.to_vec()),
         Effect::ServerNamesFile => facts.server_names_file = Some(occ.enabled),
-        Effect::Compressed => facts.compressed = Some(occ.enabled),
+        Effect::Compressed => {
+            facts.compressed = Some(match tool {
+                Tool::Curl => occ.enabled,
+                Tool::Wget => !value.trim_ascii().eq_ignore_ascii_case(b"none"),
+            })
+        }
         Effect::Timestamping => facts.timestamping = Some(occ.enabled),
         Effect::Referer => {
             if policy::referer_carries_secret(value) {

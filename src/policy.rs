@@ -348,6 +348,9 @@ fn wget_effect(long: &str) -> Effect {
         "proxy-user" | "proxy-password" => ProxyUser,
         "max-redirect" => MaxRedirects,
         "glob" => WgetGlob,
+        // `--compression=auto|gzip` decodes a gzip answer (and asks for
+        // one): the encoding question, as for curl's --compressed.
+        "compression" => Compressed,
         "bind-address" | "bind-dns-address" | "dns-servers" => Pass(R::RequestChanges),
         "inet4-only" => Ipv4Only,
         "inet6-only" => Ipv6Only,

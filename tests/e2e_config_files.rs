@@ -451,3 +451,53 @@ fn wget_serves_no_url_an_earlier_one_may_set_a_cookie_for() {
         assert!(said.contains("sends-cookies"), "{said}");
     }
 }
+
+#[test]
+fn wget_decoding_gets_the_encoding_question() {
+    let Some(bin) = release_binary_with(&["wget", "curl", "gzip"]) else {
+        return;
+    };
+    let stage = Stage::new(&bin);
+    // An origin that always sends the file gzip-encoded; the cache host
+    // holds the stream as sent.
+    let mut gz = std::process::Command::new("gzip")
+        .arg("-c")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    gz.stdin.take().unwrap().write_all(ARTIFACT).unwrap();
+    let encoded = gz.wait_with_output().unwrap().stdout;
+    let e2 = encoded.clone();
+    let origin = TestServer::start(move |_| Reply::Http {
+        status: 200,
+        headers: vec![
+            ("Content-Encoding".into(), "gzip".into()),
+            ("Content-Type".into(), "application/octet-stream".into()),
+        ],
+        body: e2.clone(),
+    });
+    let url = format!("{}/pub/data.bin", origin.url());
+    let cache = cache_holding(std::slice::from_ref(&url), &encoded);
+    let env = [("WITHCACHE_SERVER", cache.url())];
+    for (label, script) in [
+        (
+            "compression-auto",
+            format!("wget -q --compression=auto -O f {url}"),
+        ),
+        (
+            "compression-wgetrc",
+            with_wgetrc("compression = gzip\n", &format!("wget -q -O f {url}")),
+        ),
+    ] {
+        let (shim, said) = stage.same_with_debug(label, &script, &env);
+        assert_eq!(shim.files["f"], ARTIFACT, "{label}: {said}");
+        assert!(said.contains("encoding"), "{label}: {said}");
+    }
+    // Without it wget saves the stream as sent, which is what the cache holds.
+    let (shim, said) =
+        stage.same_with_debug("compression-none", &format!("wget -q -O f {url}"), &env);
+    assert_eq!(shim.files["f"], encoded);
+    assert!(said.contains("rewrote 1/1"), "{said}");
+}
