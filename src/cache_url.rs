@@ -25,6 +25,8 @@ pub struct CacheServer {
     pub scheme: ServerScheme,
     /// Host without brackets or port (for no_proxy matching).
     pub host: String,
+    /// The port, explicit or the scheme's.
+    pub port: u16,
 }
 
 /// The host as `no_proxy` lists and connections name it: no brackets.
@@ -75,6 +77,7 @@ impl CacheServer {
             ),
             scheme,
             host: host_text(host),
+            port: url.port_or_known_default().unwrap_or(80),
         })
     }
 

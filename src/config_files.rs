@@ -45,6 +45,11 @@ pub trait ConfigSource {
     fn password_home(&self) -> Option<PathBuf> {
         None
     }
+    /// Seconds since the epoch, for entries that expire (wget's HSTS
+    /// database); 0 where no clock is wanted.
+    fn now_unix(&self) -> u64 {
+        0
+    }
 }
 
 /// Reads the real files.
@@ -71,6 +76,12 @@ impl ConfigSource for RealFiles {
 
     fn exists(&self, path: &Path) -> bool {
         std::fs::symlink_metadata(path).is_ok()
+    }
+
+    fn now_unix(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
     }
 
     fn kind(&self, path: &Path) -> FileKind {
@@ -442,9 +453,64 @@ pub fn wgetrc_proxy_settings(text: &[u8]) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
+/// Whether GNU wget's HSTS database (`~/.wget-hsts`: `host port
+/// include_subdomains created max_age` lines, wget's hsts.c) would upgrade
+/// `http://host:port` to https at `now`: the host itself with the same
+/// explicit port (0 for 80), or a parent domain with include_subdomains,
+/// while created + max_age has not passed.
+pub fn wget_hsts_upgrades(db: &[u8], host: &str, port: u16, now: u64) -> bool {
+    let explicit = if port == 80 { 0 } else { i64::from(port) };
+    let host = host.to_ascii_lowercase();
+    let mut parents = Vec::new();
+    let mut rest = host.as_str();
+    // wget strips labels while at least two remain.
+    while let Some((_, parent)) = rest.split_once('.') {
+        if !parent.contains('.') {
+            break;
+        }
+        parents.push(parent.to_string());
+        rest = parent;
+    }
+    db.split(|&b| b == b'\n').any(|line| {
+        let text = String::from_utf8_lossy(line);
+        let f: Vec<&str> = text.split_ascii_whitespace().collect();
+        if f.len() < 5 || f[0].starts_with('#') {
+            return false;
+        }
+        let (Ok(p), Ok(sub), Ok(created), Ok(max_age)) = (
+            f[1].parse::<i64>(),
+            f[2].parse::<i64>(),
+            f[3].parse::<u64>(),
+            f[4].parse::<u64>(),
+        ) else {
+            return false;
+        };
+        let name = f[0].to_ascii_lowercase();
+        let in_force = created.saturating_add(max_age) >= now;
+        let matches = name == host || (sub != 0 && parents.contains(&name));
+        in_force && p == explicit && matches
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wget_hsts_entries() {
+        let db = b"# HSTS 1.0 Known Hosts database for GNU Wget.\n\
+cache.lab\t8081\t0\t1000\t100\n\
+example.org\t0\t1\t1000\t100\n";
+        assert!(wget_hsts_upgrades(db, "cache.lab", 8081, 1050));
+        assert!(!wget_hsts_upgrades(db, "cache.lab", 8081, 1101), "expired");
+        assert!(
+            !wget_hsts_upgrades(db, "cache.lab", 80, 1050),
+            "another port"
+        );
+        assert!(wget_hsts_upgrades(db, "mirror.example.org", 80, 1050));
+        assert!(!wget_hsts_upgrades(db, "mirror.example.org", 8080, 1050));
+        assert!(!wget_hsts_upgrades(db, "other.lab", 8081, 1050));
+    }
 
     fn longs(opts: &[ConfigOption]) -> Vec<(String, bool, Option<String>)> {
         opts.iter()

@@ -297,6 +297,9 @@ pub struct Prepared {
     /// wget's options for probing an https cache host with wget itself
     /// (`tool_probe::WGET_PROBE_OPTIONS`, from argv and wgetrc).
     pub probe_args: Vec<CheckOption>,
+    /// wgetrc proxy commands (`http_proxy`, `https_proxy`, `no_proxy`, as
+    /// wget's command names), for that probe's `-e`.
+    pub probe_wgetrc: Vec<(String, Vec<u8>)>,
 }
 
 pub use crate::sent_to_origin::CheckOption;
@@ -447,6 +450,8 @@ struct Facts {
     timestamping: Option<bool>,
     /// wget `--cookies` (last state; on by default).
     wget_cookies: Option<bool>,
+    /// wget `--hsts` (last state; on by default).
+    wget_hsts: Option<bool>,
     probe_args: Vec<CheckOption>,
     ip_family: Option<IpFamily>,
 }
@@ -538,10 +543,17 @@ fn prepare_inner(input: &PlanInput) -> Result<Prepared, PassThrough> {
         }
         config_has_url |= from_config.url_values.len() > before;
     }
+    let mut probe_wgetrc = Vec::new();
     if tool == Tool::Wget {
-        for c in &config {
-            if let Some(text) = input.config.read(&c.file) {
+        // (Each file once, in the order read.)
+        let mut files: Vec<&std::path::Path> = config.iter().map(|c| c.file.as_path()).collect();
+        files.dedup();
+        for file in files {
+            if let Some(text) = input.config.read(file) {
                 for (name, v) in config_files::wgetrc_proxy_settings(&text) {
+                    // GNU wget's probe of an https cache host runs with
+                    // --no-config: these go to it as `-e` commands.
+                    probe_wgetrc.push((name.clone(), v.clone()));
                     match name.as_str() {
                         "noproxy" => from_config.proxy.wgetrc_no_proxy.push(v),
                         n if n == "httpproxy" && server.scheme == ServerScheme::Http => {
@@ -629,6 +641,25 @@ fn prepare_inner(input: &PlanInput) -> Result<Prepared, PassThrough> {
         facts
             .origin_check_args
             .push(("header".into(), Some(b"Accept-Encoding: gzip".to_vec())));
+    }
+    if tool == Tool::Wget
+        && !input.busybox
+        && server.scheme == ServerScheme::Http
+        && facts.wget_hsts != Some(false)
+        && let Some(home) = input
+            .env
+            .non_empty("HOME")
+            .map(std::path::PathBuf::from)
+            .or_else(|| input.config.password_home())
+        && let Some(db) = input.config.read(&home.join(".wget-hsts"))
+        && config_files::wget_hsts_upgrades(&db, &server.host, server.port, input.config.now_unix())
+    {
+        // wget would fetch the cache URL over https (and fail, or reach
+        // something else): the probe over http says nothing about that.
+        return Err(PassThrough::new(
+            Reason::CacheHsts,
+            format!("~/.wget-hsts names {}", server.host),
+        ));
     }
     let origin_check = match tool {
         Tool::Curl => facts.follows_redirects != Some(true) || no_redirects,
@@ -738,6 +769,7 @@ fn prepare_inner(input: &PlanInput) -> Result<Prepared, PassThrough> {
         ip_family: facts.ip_family.unwrap_or_default(),
         cookie_flow: tool == Tool::Wget && !input.busybox && facts.wget_cookies != Some(false),
         probe_args: facts.probe_args,
+        probe_wgetrc,
     })
 }
 
@@ -779,6 +811,7 @@ fn merge_config_first(facts: &mut Facts, config: Facts) {
     facts.compressed = facts.compressed.or(config.compressed);
     facts.timestamping = facts.timestamping.or(config.timestamping);
     facts.wget_cookies = facts.wget_cookies.or(config.wget_cookies);
+    facts.wget_hsts = facts.wget_hsts.or(config.wget_hsts);
     let mut probe = config.probe_args;
     probe.append(&mut facts.probe_args);
     facts.probe_args = probe;
@@ -851,6 +884,9 @@ fn apply(tool: Tool, occ: &Occurrence, from_config: bool, facts: &mut Facts) {
     }
     if tool == Tool::Wget && occ.spec.long == "cookies" {
         facts.wget_cookies = Some(occ.enabled);
+    }
+    if tool == Tool::Wget && occ.spec.long == "hsts" {
+        facts.wget_hsts = Some(occ.enabled);
     }
     if tool == Tool::Wget && occ.spec.long == "auth-no-challenge" {
         facts.wget_auth_no_challenge = occ.enabled;

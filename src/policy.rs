@@ -77,6 +77,9 @@ pub enum Reason {
     /// reset, refused at the TLS layer), or could not be asked without
     /// reading the user's input: not offline, so the command runs as written.
     OriginNoAnswer,
+    /// GNU wget's HSTS database names the plain-http cache host: wget would
+    /// fetch the cache URL over https instead.
+    CacheHsts,
 }
 
 impl Reason {
@@ -120,6 +123,7 @@ impl Reason {
             Reason::CleartextCache => "cleartext-cache",
             Reason::OriginPrivate => "origin-private",
             Reason::OriginNoAnswer => "origin-no-answer",
+            Reason::CacheHsts => "cache-hsts",
         }
     }
 
@@ -161,6 +165,7 @@ impl Reason {
         Reason::CleartextCache,
         Reason::OriginPrivate,
         Reason::OriginNoAnswer,
+        Reason::CacheHsts,
     ];
 }
 

@@ -59,7 +59,10 @@ pub fn probe_all(
                     wget_probe(
                         real,
                         busybox,
-                        &prepared.probe_args,
+                        &WgetProbe {
+                            options: &prepared.probe_args,
+                            wgetrc: &prepared.probe_wgetrc,
+                        },
                         &c.cache_url,
                         deadline,
                         chain,
@@ -145,10 +148,17 @@ fn curl_probe(
 /// means the download could not be served from there. Also whether the host
 /// could not be reached at all (wget's network failure, exit 4, that is not
 /// about TLS; or no end before the deadline).
+/// What GNU wget's probe carries from the command: its trust and route
+/// options, and its wgetrc proxy commands (the probe reads no config).
+struct WgetProbe<'a> {
+    options: &'a [CheckOption],
+    wgetrc: &'a [(String, Vec<u8>)],
+}
+
 fn wget_probe(
     real: &Path,
     busybox: bool,
-    options: &[CheckOption],
+    carried: &WgetProbe,
     url: &str,
     deadline: Instant,
     chain: &[(&str, String)],
@@ -167,7 +177,16 @@ fn wget_probe(
         cmd.args(["--spider", "-T", &secs]);
     } else {
         cmd.args(["--no-config", "--spider", "-S", "-t", "1", "-T", &secs]);
-        for (name, value) in options {
+        for (name, value) in carried.wgetrc {
+            let command = match name.as_str() {
+                "httpproxy" => "http_proxy",
+                "httpsproxy" => "https_proxy",
+                _ => "no_proxy",
+            };
+            cmd.arg("-e")
+                .arg(format!("{command}={}", String::from_utf8_lossy(value)));
+        }
+        for (name, value) in carried.options {
             match value {
                 Some(v) => cmd.arg(format!("--{name}={}", String::from_utf8_lossy(v))),
                 None => cmd.arg(format!("--{name}")),
@@ -240,7 +259,17 @@ pub fn ask(
                 _ => Err("no answer in time".into()),
             }
         }
-        Tool::Wget => match wget_probe(real, busybox, &[], url, deadline, &[]) {
+        Tool::Wget => match wget_probe(
+            real,
+            busybox,
+            &WgetProbe {
+                options: &[],
+                wgetrc: &[],
+            },
+            url,
+            deadline,
+            &[],
+        ) {
             (ProbeAnswer::Hit { .. }, _) => Ok(200),
             (ProbeAnswer::Miss, _) => Ok(404),
             (_, true) => Err("wget could not reach it".into()),

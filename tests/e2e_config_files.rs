@@ -501,3 +501,72 @@ fn wget_decoding_gets_the_encoding_question() {
     assert_eq!(shim.files["f"], encoded);
     assert!(said.contains("rewrote 1/1"), "{said}");
 }
+
+#[test]
+fn a_cache_host_wgets_hsts_database_names_passes_through() {
+    let Some(bin) = release_binary_with(&["wget"]) else {
+        return;
+    };
+    let stage = Stage::new(&bin);
+    let origin = redirecting_origin();
+    let url = format!("{}/f/x.bin", origin.url());
+    let cache = cache_holding(std::slice::from_ref(&url), ARTIFACT);
+    // The cache host by name, which wget's HSTS database lists: wget would
+    // fetch http://localhost:PORT/… as https://localhost:PORT/….
+    let server = format!("http://localhost:{}", cache.port);
+    let env = [("WITHCACHE_SERVER", server)];
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let db = format!(
+        "# HSTS 1.0 Known Hosts database for GNU Wget.\\nlocalhost\\t{}\\t0\\t{now}\\t3600\\n",
+        cache.port
+    );
+    let script = format!("printf '{db}' > .wget-hsts; wget -q {url}");
+    let (shim, said) = stage.same_with_debug("hsts", &script, &env);
+    assert_eq!(shim.files["x.bin"], ARTIFACT, "{said}");
+    assert!(said.contains("cache-hsts"), "{said}");
+    // With --no-hsts wget keeps http: served.
+    let script = format!("printf '{db}' > .wget-hsts; wget -q --no-hsts {url}");
+    let (_, said) = stage.same_with_debug("no-hsts", &script, &env);
+    assert!(said.contains("rewrote 1/1"), "{said}");
+}
+
+#[test]
+fn wgetrc_proxies_route_the_https_cache_probe_as_the_download() {
+    let Some(bin) = release_binary_with(&["wget", "openssl"]) else {
+        return;
+    };
+    let stage = Stage::new(&bin);
+    let origin = TestServer::start(|_| Reply::Http {
+        status: 200,
+        headers: vec![],
+        body: ARTIFACT.to_vec(),
+    });
+    let url = format!("{}/pub/tool.tgz", origin.url());
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    issue(d, "lab", "IP:127.0.0.1,DNS:localhost");
+    hold(&d.join("root"), &url, ARTIFACT);
+    let port = free_port();
+    let Some(_nginx) = nginx_with(d, &[(port, "lab")], "") else {
+        missing_part("nginx with TLS");
+        return;
+    };
+    let lab_ca = d.join("lab-ca.pem").display().to_string();
+    let env = [("WITHCACHE_SERVER", format!("https://127.0.0.1:{port}"))];
+    // wgetrc sends https through a proxy that refuses connections: the
+    // download of an https cache URL would fail there (wget exit 4).
+    let dead_proxy = format!("http://127.0.0.1:{}", free_port());
+    let rc = format!("ca_certificate = {lab_ca}\nhttps_proxy = {dead_proxy}\n");
+    let script = with_wgetrc(&rc, &format!("wget -q {url}"));
+    let (shim, said) = stage.same_with_debug("wgetrc-proxy", &script, &env);
+    assert_eq!(shim.code, Some(0), "{said}");
+    assert!(said.contains("pass-through"), "{said}");
+    // And a no_proxy line that exempts the cache host: served.
+    let rc = format!("{rc}no_proxy = 127.0.0.1\n");
+    let script = with_wgetrc(&rc, &format!("wget -q {url}"));
+    let (_, said) = stage.same_with_debug("wgetrc-no-proxy", &script, &env);
+    assert!(said.contains("rewrote 1/1"), "{said}");
+}
