@@ -497,6 +497,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_curl_long_option_is_read_from_a_curlrc() {
+        // curl's config parser takes any long option, with or without its
+        // dashes: so does ours, every row of the table.
+        for spec in options::table(Tool::Curl) {
+            for form in [format!("--{}", spec.long), spec.long.to_string()] {
+                let line = match spec.takes {
+                    Takes::Value => format!("{form} = \"v\"\n"),
+                    _ => format!("{form}\n"),
+                };
+                let got = parse_curlrc(Path::new("rc"), line.as_bytes())
+                    .unwrap_or_else(|e| panic!("{line}: {}", e.what));
+                assert_eq!(got.len(), 1, "{line}");
+                assert_eq!(got[0].occurrence.spec.long, spec.long, "{line}");
+            }
+        }
+    }
+
+    #[test]
     fn wget_hsts_entries() {
         let db = b"# HSTS 1.0 Known Hosts database for GNU Wget.\n\
 cache.lab\t8081\t0\t1000\t100\n\
