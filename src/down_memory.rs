@@ -117,6 +117,58 @@ impl DownMemory {
         self.ttl.checked_sub(since).filter(|left| !left.is_zero())
     }
 
+    /// Whether `key` was marked within the last `ttl` (not in the future).
+    pub fn marked_within(&self, key: &str, ttl: Duration, now: SystemTime) -> bool {
+        if ttl.is_zero() {
+            return false;
+        }
+        let Ok(st) = fstatat(
+            self.dir.as_fd(),
+            Self::file_for(key).as_str(),
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        ) else {
+            return false;
+        };
+        let is_file = st.st_mode & nix::libc::S_IFMT == nix::libc::S_IFREG;
+        if !is_file || st.st_uid != nix::unistd::geteuid().as_raw() {
+            return false;
+        }
+        let (Ok(secs), Ok(nanos)) = (u64::try_from(st.st_mtime), u32::try_from(st.st_mtime_nsec))
+        else {
+            return false;
+        };
+        let marked = UNIX_EPOCH + Duration::new(secs, nanos);
+        now.duration_since(marked).is_ok_and(|since| since < ttl)
+    }
+
+    /// Marks `key` so that `marked_within(key, ttl)` holds for `valid` (at
+    /// most `ttl`): its time is set `ttl - valid` in the past.
+    pub fn mark_valid_for(&self, key: &str, valid: Duration, ttl: Duration) {
+        if valid.is_zero() {
+            return;
+        }
+        self.mark_down(key);
+        let back = ttl.saturating_sub(valid);
+        if back.is_zero() {
+            return;
+        }
+        let Ok(now) = SystemTime::now().duration_since(UNIX_EPOCH) else {
+            return;
+        };
+        let at = now.saturating_sub(back);
+        let t = nix::sys::time::TimeSpec::new(
+            i64::try_from(at.as_secs()).unwrap_or(0),
+            i64::from(at.subsec_nanos()),
+        );
+        let _ = nix::sys::stat::utimensat(
+            self.dir.as_fd(),
+            Self::file_for(key).as_str(),
+            &t,
+            &t,
+            nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+        );
+    }
+
     /// Best effort: errors mean no memory, never a failure.
     pub fn mark_down(&self, route: &str) {
         let file = openat(

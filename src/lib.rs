@@ -26,6 +26,7 @@ pub mod planner;
 pub mod policy;
 pub mod probe;
 pub mod real_tool;
+pub mod revalidate;
 pub mod route;
 pub mod secrets;
 pub mod sent_to_origin;

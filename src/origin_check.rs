@@ -36,7 +36,7 @@
 use crate::down_memory::DownMemory;
 use crate::env_view::EnvView;
 use crate::planner::{
-    CheckOption, OriginReply, OriginVerdict, Prepared, ProbeAnswer, origin_verdict,
+    CacheCopy, CheckOption, OriginReply, OriginVerdict, Prepared, ProbeAnswer, origin_verdict,
 };
 use crate::tool::Tool;
 use std::ffi::OsStr;
@@ -79,6 +79,7 @@ pub fn apply(
     real_curl: Option<&Path>,
     prepared: &Prepared,
     answers: &mut [ProbeAnswer],
+    copies: &[CacheCopy],
     timeout: Duration,
     chain: &[(&str, String)],
     env: &dyn EnvView,
@@ -108,6 +109,8 @@ pub fn apply(
     let remembered = |key: &str| memory.as_ref().and_then(|m| m.down_for(key, now)).is_some();
 
     let mut replies: Replies = vec![(None, None); answers.len()];
+    let mut fresh_remembered = Vec::new();
+    let fresh_ttl = crate::settings::revalidate_ttl(env);
     let mut head_ops = Vec::new();
     let mut get_ops = Vec::new();
     for &i in &asked {
@@ -125,10 +128,21 @@ pub fn apply(
             from_memory(UNREACHABLE, "origin unreachable (remembered)".into())
         } else if remembered(&no_answer_key(url, &route)) {
             from_memory(SLOW, "origin gave no answer (remembered)".into())
+        } else if only_freshness(prepared.candidates[i].questions)
+            && memory
+                .as_ref()
+                .is_some_and(|m| m.marked_within(&fresh_key(url, &route), fresh_ttl, now))
+        {
+            // Confirmed fresh a moment ago: the hit stands, nobody is asked.
+            (Some((None, None)), "fresh (remembered)".into())
         } else {
             (None, String::new())
         };
         match known {
+            Some((None, None)) if said.starts_with("fresh") => {
+                findings[i].said = said;
+                fresh_remembered.push(i);
+            }
             Some(reply) => {
                 replies[i] = reply;
                 findings[i].said = said;
@@ -185,7 +199,7 @@ pub fn apply(
         .map(|&i| authority(&prepared.candidates[i].origin.url))
         .collect();
 
-    for &i in &asked {
+    for &i in asked.iter().filter(|i| !fresh_remembered.contains(i)) {
         let cand = &prepared.candidates[i];
         let asked_now = findings[i].said.is_empty();
         let authority = authority(&cand.origin.url);
@@ -196,12 +210,21 @@ pub fn apply(
             }
         }
         let (main, anon) = &replies[i];
-        let verdict = origin_verdict(cand.questions, main.as_ref(), anon.as_ref());
+        let copy = copies.get(i).cloned().unwrap_or_default();
+        let verdict = origin_verdict(cand.questions, main.as_ref(), anon.as_ref(), &copy);
         if asked_now && let Some(m) = &memory {
             if verdict == OriginVerdict::Offline {
                 m.mark_down(&offline_key(&authority, &route));
             } else if main.as_ref().is_some_and(OriginReply::dropped_or_slow) {
                 m.mark_down(&no_answer_key(&cand.origin.url, &route));
+            } else if verdict == OriginVerdict::Holds && cand.questions.freshness {
+                // Remembered for the TTL, never longer than the origin's
+                // own max-age.
+                let valid = main
+                    .as_ref()
+                    .and_then(|r| crate::planner::max_age(&r.cache_control))
+                    .map_or(fresh_ttl, |a| fresh_ttl.min(Duration::from_secs(a)));
+                m.mark_valid_for(&fresh_key(&cand.origin.url, &route), valid, fresh_ttl);
             }
         }
         if asked_now {
@@ -218,6 +241,15 @@ pub fn apply(
             }
         }
         findings[i].said.push_str(&format!(": {}", verdict.code()));
+        if cand.questions.freshness
+            && let Some(r) = main.as_ref().filter(|r| r.status != 0)
+        {
+            let why = match crate::planner::freshness(r, &copy) {
+                Ok(why) => format!(" (fresh: {why})"),
+                Err(why) => format!(" (stale: {why})"),
+            };
+            findings[i].said.push_str(&why);
+        }
         answers[i] = verdict.applied_to(answers[i]);
     }
     findings
@@ -232,6 +264,7 @@ const UNREACHABLE: OriginReply = OriginReply {
     location: String::new(),
     encoding: String::new(),
     cache_control: String::new(),
+    last_modified: String::new(),
     connects: 0,
     tunnel: 0,
 };
@@ -245,6 +278,7 @@ const SLOW: OriginReply = OriginReply {
     location: String::new(),
     encoding: String::new(),
     cache_control: String::new(),
+    last_modified: String::new(),
     connects: 1,
     tunnel: 0,
 };
@@ -301,6 +335,15 @@ fn offline_key(authority: &str, route: &str) -> String {
 
 fn no_answer_key(url: &str, route: &str) -> String {
     format!("origin-no-answer {url} {route}")
+}
+
+fn fresh_key(url: &str, route: &str) -> String {
+    format!("origin-fresh {url} {route}")
+}
+
+/// Freshness is the only question: a remembered confirmation answers it.
+fn only_freshness(q: crate::planner::OriginQuestions) -> bool {
+    q.freshness && !q.redirect && !q.identity && !q.encoding
 }
 
 fn head_refused_key(url: &str, route: &str) -> String {
@@ -425,7 +468,7 @@ fn write_operation(
         "write-out",
         Some(
             format!(
-                "{tag}\\t%{{http_code}}\\t%{{exitcode}}\\t%{{num_connects}}\\t%{{http_connect}}\\t%header{{etag}}\\t%header{{content-length}}\\t%{{redirect_url}}\\t%header{{content-encoding}}\\t%header{{cache-control}}\\n"
+                "{tag}\\t%{{http_code}}\\t%{{exitcode}}\\t%{{num_connects}}\\t%{{http_connect}}\\t%header{{etag}}\\t%header{{content-length}}\\t%{{redirect_url}}\\t%header{{content-encoding}}\\t%header{{cache-control}}\\t%header{{last-modified}}\\n"
             )
             .as_bytes(),
         ),
@@ -493,6 +536,7 @@ fn parse_lines(out: &[u8], candidates: usize) -> Replies {
             location: next().to_string(),
             encoding: next().to_string(),
             cache_control: next().to_string(),
+            last_modified: next().to_string(),
         };
         if w == "1" {
             slot.0 = Some(reply);

@@ -13,6 +13,7 @@ use crate::config_files::{self, ConfigSource};
 use crate::env_view::EnvView;
 use crate::options::Takes;
 use crate::policy::{self, Effect, HeaderKind, Reason};
+use crate::revalidate::{Policy, Stability};
 use crate::route::{self, IpFamily, ProbeRoute, ProxyOverrides};
 use crate::sent_to_origin;
 use crate::settings;
@@ -46,6 +47,8 @@ pub struct Candidate {
     pub cache_url: String,
     /// What the origin must be asked before a hit counts.
     pub questions: OriginQuestions,
+    /// What the URL says of its answer's stability (`revalidate::classify`).
+    pub stability: String,
 }
 
 /// The questions a hit depends on, asked of the origin with the real curl.
@@ -59,11 +62,13 @@ pub struct OriginQuestions {
     /// curl `--compressed`: does the origin send the file encoded (then curl
     /// would decode what the cache holds as sent)?
     pub encoding: bool,
+    /// Is the cache's copy what the origin serves now (`revalidate`)?
+    pub freshness: bool,
 }
 
 impl OriginQuestions {
     pub fn any(self) -> bool {
-        self.redirect || self.identity || self.encoding
+        self.redirect || self.identity || self.encoding || self.freshness
     }
 
     pub fn names(self) -> Vec<&'static str> {
@@ -76,6 +81,9 @@ impl OriginQuestions {
         }
         if self.encoding {
             v.push("encoding");
+        }
+        if self.freshness {
+            v.push("freshness");
         }
         v
     }
@@ -97,6 +105,8 @@ pub struct OriginReply {
     pub encoding: String,
     /// `Cache-Control` of the answer.
     pub cache_control: String,
+    /// `Last-Modified` of the answer.
+    pub last_modified: String,
     /// Connections curl made for the transfer (`%{num_connects}`): 0 with a
     /// timeout means none could be made.
     pub connects: u32,
@@ -153,6 +163,65 @@ impl OriginReply {
     }
 }
 
+/// What the cache host's answer to the probe says about its copy: its
+/// length and time, and the origin's validators when the host recorded them
+/// (`x-amz-meta-origin-*` on an S3-compatible store, `X-Withcache-Origin-*`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CacheCopy {
+    pub length: Option<u64>,
+    pub last_modified: String,
+    pub origin_etag: String,
+    pub origin_last_modified: String,
+    pub origin_length: Option<u64>,
+}
+
+impl CacheCopy {
+    /// The header names it reads (lower case).
+    pub const HEADERS: [&'static str; 8] = [
+        "content-length",
+        "last-modified",
+        "x-amz-meta-origin-etag",
+        "x-amz-meta-origin-last-modified",
+        "x-amz-meta-origin-length",
+        "x-withcache-origin-etag",
+        "x-withcache-origin-last-modified",
+        "x-withcache-origin-length",
+    ];
+
+    /// From the probe answer's header lines (name, value).
+    pub fn from_headers<'a>(headers: impl Iterator<Item = (&'a str, &'a str)>) -> CacheCopy {
+        let mut copy = CacheCopy::default();
+        for (name, value) in headers {
+            let value = value.trim();
+            match name.to_ascii_lowercase().as_str() {
+                "content-length" => copy.length = value.parse().ok(),
+                "last-modified" => copy.last_modified = value.to_string(),
+                "x-amz-meta-origin-etag" | "x-withcache-origin-etag" => {
+                    copy.origin_etag = value.to_string()
+                }
+                "x-amz-meta-origin-last-modified" | "x-withcache-origin-last-modified" => {
+                    copy.origin_last_modified = value.to_string()
+                }
+                "x-amz-meta-origin-length" | "x-withcache-origin-length" => {
+                    copy.origin_length = value.parse().ok()
+                }
+                _ => {}
+            }
+        }
+        copy
+    }
+}
+
+/// Every candidate's probe answer, what the cache host said of its copy
+/// (same order), and whether the cache host itself could not be reached (for
+/// the dead-cache memory).
+#[derive(Clone, Debug, Default)]
+pub struct Probed {
+    pub answers: Vec<ProbeAnswer>,
+    pub copies: Vec<CacheCopy>,
+    pub host_dead: bool,
+}
+
 /// What the origin's answers make of a hit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OriginVerdict {
@@ -169,6 +238,8 @@ pub enum OriginVerdict {
     Encoded,
     /// `Cache-Control: private` or `no-store`: not for a shared cache.
     Private,
+    /// The cache's copy is not provably what the origin serves now.
+    Stale,
     /// No usable answer: the origin was reached but gave none (slow, reset,
     /// empty, refused at the TLS layer: the direct command fails or waits
     /// too), or the check could not run. The command passes through.
@@ -182,6 +253,7 @@ pub fn origin_verdict(
     questions: OriginQuestions,
     main: Option<&OriginReply>,
     anonymous: Option<&OriginReply>,
+    copy: &CacheCopy,
 ) -> OriginVerdict {
     let Some(main) = main else {
         return OriginVerdict::NoAnswer;
@@ -221,6 +293,16 @@ pub fn origin_verdict(
             return OriginVerdict::DependsOnIdentity;
         }
     }
+    if questions.freshness {
+        if !success {
+            // (The command follows redirects: its final answer is not the
+            // file any more.)
+            return OriginVerdict::Stale;
+        }
+        if freshness(main, copy).is_err() {
+            return OriginVerdict::Stale;
+        }
+    }
     OriginVerdict::Holds
 }
 
@@ -233,6 +315,7 @@ impl OriginVerdict {
             OriginVerdict::DependsOnIdentity => "depends-on-identity",
             OriginVerdict::Encoded => "encoded",
             OriginVerdict::Private => "private",
+            OriginVerdict::Stale => "stale",
             OriginVerdict::NoAnswer => "no-answer",
         }
     }
@@ -245,9 +328,127 @@ impl OriginVerdict {
             OriginVerdict::DependsOnIdentity => ProbeAnswer::OriginIdentity,
             OriginVerdict::Encoded => ProbeAnswer::OriginEncoded,
             OriginVerdict::Private => ProbeAnswer::OriginPrivate,
+            OriginVerdict::Stale => ProbeAnswer::OriginStale,
             OriginVerdict::NoAnswer => ProbeAnswer::OriginNoAnswer,
         }
     }
+}
+
+/// Answers smaller than this, when nothing but an equal length can be
+/// compared, are fetched from the origin: a version pointer or a script costs
+/// little to fetch, and a patch release often keeps its length. Larger ones
+/// are served.
+pub const SMALL_ANSWER: u64 = 1 << 20;
+
+/// Whether the cache's copy is provably the origin's answer now: every
+/// validator the cache host recorded equals the origin's, lengths agree, and
+/// the copy is not older than the origin's `Last-Modified`; or, with only an
+/// equal length to go by, the answer is large. Why, either way.
+pub fn freshness(main: &OriginReply, copy: &CacheCopy) -> Result<String, String> {
+    let origin_len: Option<u64> = main.length.trim().parse().ok();
+    let mut proven = Vec::new();
+    let etag = copy.origin_etag.trim();
+    if !etag.is_empty() {
+        if etag != main.etag.trim() {
+            return Err(format!(
+                "origin ETag {}, the cache recorded {etag}",
+                main.etag.trim()
+            ));
+        }
+        proven.push("ETag");
+    }
+    let recorded = copy.origin_last_modified.trim();
+    if !recorded.is_empty() {
+        if http_date(recorded) != http_date(&main.last_modified) || http_date(recorded).is_none() {
+            return Err(format!(
+                "origin Last-Modified {}, the cache recorded {recorded}",
+                main.last_modified.trim()
+            ));
+        }
+        proven.push("Last-Modified");
+    }
+    if let (Some(l), Some(o)) = (copy.origin_length, origin_len)
+        && l != o
+    {
+        return Err(format!("origin {o} bytes, the cache recorded {l}"));
+    }
+    match (origin_len, copy.length) {
+        (Some(o), Some(c)) if o != c => {
+            return Err(format!("origin {o} bytes, cache {c}"));
+        }
+        _ => {}
+    }
+    if let (Some(origin), Some(cached)) = (
+        http_date(&main.last_modified),
+        http_date(&copy.last_modified),
+    ) {
+        if cached < origin {
+            return Err(format!(
+                "origin Last-Modified {}, the cache's copy is older ({})",
+                main.last_modified.trim(),
+                copy.last_modified.trim()
+            ));
+        }
+        proven.push("Last-Modified");
+    }
+    if !proven.is_empty() {
+        return Ok(format!("{} agree", proven.join(" and ")));
+    }
+    match (origin_len, copy.length) {
+        (Some(o), Some(c)) if o == c && o > SMALL_ANSWER => {
+            Ok(format!("same length ({o} bytes), large"))
+        }
+        (Some(o), Some(_)) => Err(format!(
+            "nothing but the length to compare, and {o} bytes is small"
+        )),
+        _ => Err("nothing to compare".into()),
+    }
+}
+
+/// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`, the form HTTP requires)
+/// as seconds since the epoch; None for any other form.
+pub fn http_date(text: &str) -> Option<u64> {
+    let f: Vec<&str> = text.split_ascii_whitespace().collect();
+    if f.len() != 6 || f[5] != "GMT" {
+        return None;
+    }
+    let day: u64 = f[1].parse().ok()?;
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+    .iter()
+    .position(|m| *m == f[2])? as u64
+        + 1;
+    let year: u64 = f[3].parse().ok()?;
+    let hms: Vec<u64> = f[4]
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    if hms.len() != 3 || year < 1970 || !(1..=31).contains(&day) {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let (y, m) = if month <= 2 {
+        (year - 1, month + 9)
+    } else {
+        (year, month - 3)
+    };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hms[0] * 3600 + hms[1] * 60 + hms[2])
+}
+
+/// The origin's `max-age` from its `Cache-Control`, if any.
+pub fn max_age(cache_control: &str) -> Option<u64> {
+    cache_control.split(',').find_map(|d| {
+        let (name, value) = d.split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("max-age")
+            .then(|| value.trim().trim_matches('"').parse().ok())?
+    })
 }
 
 /// A URL argument left as written whatever the cache holds.
@@ -333,6 +534,9 @@ pub enum ProbeAnswer {
     /// In the cache, but the origin marks its answer `private`/`no-store`.
     /// Counts as a miss.
     OriginPrivate,
+    /// In the cache, but not provably what the origin serves now. Counts as
+    /// a miss.
+    OriginStale,
     /// In the cache, but the origin gave no usable answer (reached, yet
     /// slow, reset or failing at the TLS layer), or could not be asked
     /// without reading the user's input. Counts as a miss.
@@ -353,6 +557,7 @@ impl ProbeAnswer {
             ProbeAnswer::OriginIdentity => "origin-identity",
             ProbeAnswer::OriginEncoded => "origin-encoded",
             ProbeAnswer::OriginPrivate => "origin-private",
+            ProbeAnswer::OriginStale => "origin-stale",
             ProbeAnswer::OriginNoAnswer => "origin-no-answer",
         }
     }
@@ -372,6 +577,7 @@ impl ProbeAnswer {
             "origin-identity" => ProbeAnswer::OriginIdentity,
             "origin-encoded" => ProbeAnswer::OriginEncoded,
             "origin-private" => ProbeAnswer::OriginPrivate,
+            "origin-stale" => ProbeAnswer::OriginStale,
             "origin-no-answer" => ProbeAnswer::OriginNoAnswer,
             _ => return None,
         })
@@ -699,6 +905,7 @@ fn prepare_inner(input: &PlanInput) -> Result<Prepared, PassThrough> {
         return Err(PassThrough::new(Reason::NoUrl, ""));
     }
     let blob_prefix = server.blob_prefix();
+    let policy = Policy::from_env(input.env);
     let keep_query = settings::keep_query(input.env);
     let require_tls = server.scheme == ServerScheme::Http && settings::REQUIRE_TLS.get(input.env);
     let mut lan = crate::machine_local::LanOrigins::parse(
@@ -723,15 +930,33 @@ fn prepare_inner(input: &PlanInput) -> Result<Prepared, PassThrough> {
         let raw = input.args[index].as_bytes();
         let checked = rewritable(tool, raw, &facts, &rules);
         match checked {
-            Ok(origin) => candidates.push(Candidate {
-                index,
-                cache_url: server.cache_url(&origin),
-                origin,
-                questions: OriginQuestions {
-                    redirect: origin_check,
-                    identity: !facts.identity_args.is_empty(),
-                    encoding: facts.compressed == Some(true),
-                },
+            Ok(origin) => candidates.push({
+                let stability = crate::revalidate::classify(&origin.key);
+                Candidate {
+                    index,
+                    cache_url: server.cache_url(&origin),
+                    questions: {
+                        let mut q = OriginQuestions {
+                            redirect: origin_check,
+                            identity: !facts.identity_args.is_empty(),
+                            encoding: facts.compressed == Some(true),
+                            freshness: false,
+                        };
+                        // Revalidated when the URL may move, or whenever the
+                        // origin is asked anyway (no extra cost).
+                        q.freshness = match policy {
+                            Policy::Off => false,
+                            Policy::Always => true,
+                            Policy::Auto => q.any() || matches!(stability, Stability::Moving(_)),
+                        };
+                        q
+                    },
+                    stability: match &stability {
+                        Stability::Release(why) => format!("trusted: {why}"),
+                        Stability::Moving(why) => format!("revalidated: {why}"),
+                    },
+                    origin,
+                }
             }),
             Err(why) => skipped.push(Skipped { index, why }),
         }
@@ -1089,6 +1314,7 @@ pub fn finish(args: &[OsString], prepared: &Prepared, answers: &[ProbeAnswer]) -
     let mut any_identity = false;
     let mut any_encoded = false;
     let mut any_private = false;
+    let mut any_stale = false;
     let mut any_no_answer = false;
     for (cand, answer) in prepared.candidates.iter().zip(answers) {
         match answer {
@@ -1099,6 +1325,7 @@ pub fn finish(args: &[OsString], prepared: &Prepared, answers: &[ProbeAnswer]) -
             ProbeAnswer::OriginIdentity => any_identity = true,
             ProbeAnswer::OriginEncoded => any_encoded = true,
             ProbeAnswer::OriginPrivate => any_private = true,
+            ProbeAnswer::OriginStale => any_stale = true,
             ProbeAnswer::OriginNoAnswer => any_no_answer = true,
             ProbeAnswer::Hit { .. } | ProbeAnswer::Miss | ProbeAnswer::Unprobeable => {}
             ProbeAnswer::Unreachable => any_unreachable = true,
@@ -1135,6 +1362,8 @@ pub fn finish(args: &[OsString], prepared: &Prepared, answers: &[ProbeAnswer]) -
             Reason::Encoding
         } else if any_private {
             Reason::OriginPrivate
+        } else if any_stale {
+            Reason::Stale
         } else if any_no_answer {
             Reason::OriginNoAnswer
         } else if any_not_2xx {
@@ -1269,5 +1498,70 @@ pub fn plan(input: &PlanInput, probe: impl FnOnce(&Prepared) -> Vec<ProbeAnswer>
             let answers = probe(&prepared);
             finish(input.args, &prepared, &answers)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_dates_as_http_requires_them() {
+        assert_eq!(http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+        assert_eq!(
+            http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777)
+        );
+        assert_eq!(
+            http_date("Mon, 01 Jan 2024 00:00:00 GMT"),
+            Some(1_704_067_200)
+        );
+        assert_eq!(http_date("Sunday, 06-Nov-94 08:49:37 GMT"), None);
+        assert_eq!(http_date(""), None);
+        assert_eq!(max_age("public, max-age=30"), Some(30));
+        assert_eq!(max_age("no-cache"), None);
+    }
+
+    #[test]
+    fn freshness_rules() {
+        let origin = |len: &str, lm: &str, etag: &str| OriginReply {
+            status: 200,
+            length: len.into(),
+            last_modified: lm.into(),
+            etag: etag.into(),
+            ..OriginReply::default()
+        };
+        let jan = "Mon, 01 Jan 2024 00:00:00 GMT";
+        let feb = "Thu, 01 Feb 2024 00:00:00 GMT";
+        let copy = |len: u64, lm: &str| CacheCopy {
+            length: Some(len),
+            last_modified: lm.into(),
+            ..CacheCopy::default()
+        };
+        // Another length: stale.
+        assert!(freshness(&origin("10", "", ""), &copy(11, "")).is_err());
+        // The same length, the cache's copy older: stale; not older: fresh.
+        assert!(freshness(&origin("10", feb, ""), &copy(10, jan)).is_err());
+        assert!(freshness(&origin("10", jan, ""), &copy(10, jan)).is_ok());
+        assert!(freshness(&origin("10", jan, ""), &copy(10, feb)).is_ok());
+        // Only an equal length: small is fetched, large is served.
+        assert!(freshness(&origin("10", "", ""), &copy(10, "")).is_err());
+        let big = (SMALL_ANSWER + 1).to_string();
+        assert!(freshness(&origin(&big, "", ""), &copy(SMALL_ANSWER + 1, "")).is_ok());
+        // Recorded validators must equal the origin's.
+        let recorded = CacheCopy {
+            origin_etag: "\"a\"".into(),
+            ..copy(10, "")
+        };
+        assert!(freshness(&origin("10", "", "\"a\""), &recorded).is_ok());
+        assert!(freshness(&origin("10", "", "\"b\""), &recorded).is_err());
+        let recorded = CacheCopy {
+            origin_last_modified: jan.into(),
+            ..copy(10, "")
+        };
+        assert!(freshness(&origin("10", jan, ""), &recorded).is_ok());
+        assert!(freshness(&origin("10", feb, ""), &recorded).is_err());
+        // Nothing known about the origin's length: nothing to compare.
+        assert!(freshness(&origin("", "", ""), &CacheCopy::default()).is_err());
     }
 }

@@ -80,6 +80,8 @@ pub enum Reason {
     /// GNU wget's HSTS database names the plain-http cache host: wget would
     /// fetch the cache URL over https instead.
     CacheHsts,
+    /// The cache's copy is not provably what the origin serves now.
+    Stale,
 }
 
 impl Reason {
@@ -124,6 +126,7 @@ impl Reason {
             Reason::OriginPrivate => "origin-private",
             Reason::OriginNoAnswer => "origin-no-answer",
             Reason::CacheHsts => "cache-hsts",
+            Reason::Stale => "stale",
         }
     }
 
@@ -166,6 +169,7 @@ impl Reason {
         Reason::OriginPrivate,
         Reason::OriginNoAnswer,
         Reason::CacheHsts,
+        Reason::Stale,
     ];
 }
 

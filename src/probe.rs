@@ -10,7 +10,7 @@
 //! method many proxies allow only to port 443: `forward_proxy` makes ureq do
 //! what the tools do, so the probe and the download take the same road.
 
-use crate::planner::{Prepared, ProbeAnswer};
+use crate::planner::{CacheCopy, Prepared, ProbeAnswer, Probed};
 use crate::route::{IpFamily, ProbeRoute};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
@@ -70,7 +70,7 @@ pub fn request_uri(url: &str, bytes: TargetBytes) -> Option<Uri> {
     (uri.to_string() == text).then_some(uri)
 }
 
-pub fn probe_all(prepared: &Prepared, timeout: Duration, bytes: TargetBytes) -> Vec<ProbeAnswer> {
+pub fn probe_all(prepared: &Prepared, timeout: Duration, bytes: TargetBytes) -> Probed {
     let deadline = Instant::now() + timeout;
     let urls: Vec<&str> = prepared
         .candidates
@@ -81,10 +81,14 @@ pub fn probe_all(prepared: &Prepared, timeout: Duration, bytes: TargetBytes) -> 
     unique.sort_unstable();
     unique.dedup();
     let uris: Vec<Option<Uri>> = unique.iter().map(|u| request_uri(u, bytes)).collect();
-    let answers = head_all(&uris, &prepared.route, prepared.ip_family, deadline);
-    urls.iter()
-        .map(|u| answers[unique.binary_search(u).expect("deduplicated from urls")])
-        .collect()
+    let got = head_all(&uris, &prepared.route, prepared.ip_family, deadline);
+    let at = |u: &&str| unique.binary_search(u).expect("deduplicated from urls");
+    let answers: Vec<ProbeAnswer> = urls.iter().map(|u| got[at(u)].0).collect();
+    Probed {
+        host_dead: answers.iter().all(|a| *a == ProbeAnswer::Unreachable),
+        copies: urls.iter().map(|u| got[at(u)].1.clone()).collect(),
+        answers,
+    }
 }
 
 /// Every URI on up to `MAX_WORKERS` threads sharing one agent (so each
@@ -96,13 +100,13 @@ fn head_all(
     route: &ProbeRoute,
     family: IpFamily,
     deadline: Instant,
-) -> Vec<ProbeAnswer> {
+) -> Vec<(ProbeAnswer, CacheCopy)> {
     let prober = Prober::new(route, family, &uris.iter().flatten().collect::<Vec<_>>());
     let ask = move |uri: &Option<Uri>| match uri {
-        None => ProbeAnswer::Unprobeable,
+        None => (ProbeAnswer::Unprobeable, CacheCopy::default()),
         Some(uri) => match prober.head(uri, deadline) {
-            Ok((status, ranges)) => answer_for_status(status, ranges),
-            Err(_) => ProbeAnswer::Unreachable,
+            Ok((status, ranges, copy)) => (answer_for_status(status, ranges), copy),
+            Err(_) => (ProbeAnswer::Unreachable, CacheCopy::default()),
         },
     };
     if uris.len() == 1 {
@@ -114,7 +118,7 @@ fn head_all(
     let (tx, rx) = mpsc::channel();
     let work = {
         let (uris, next, ask) = (uris.clone(), next.clone(), ask.clone());
-        move |tx: mpsc::Sender<(usize, ProbeAnswer)>| {
+        move |tx: mpsc::Sender<(usize, (ProbeAnswer, CacheCopy))>| {
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(uri) = uris.get(i) else { break };
@@ -141,7 +145,7 @@ fn head_all(
         work(tx.clone());
     }
     drop(tx);
-    let mut answers = vec![ProbeAnswer::Unreachable; uris.len()];
+    let mut answers = vec![(ProbeAnswer::Unreachable, CacheCopy::default()); uris.len()];
     let mut pending = uris.len();
     while pending > 0 {
         match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
@@ -212,8 +216,9 @@ impl Prober {
         Prober { agent, proxy_auth }
     }
 
-    /// Status code and whether `Accept-Ranges: bytes` was sent.
-    fn head(&self, uri: &Uri, deadline: Instant) -> Result<(u16, bool), ureq::Error> {
+    /// Status code, whether `Accept-Ranges: bytes` was sent, and what the
+    /// answer says of the copy.
+    fn head(&self, uri: &Uri, deadline: Instant) -> Result<(u16, bool, CacheCopy), ureq::Error> {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(ureq::Error::Timeout(ureq::Timeout::Global));
@@ -229,7 +234,13 @@ impl Prober {
             .iter()
             .filter_map(|v| v.to_str().ok())
             .any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("bytes")));
-        Ok((response.status().as_u16(), ranges))
+        let headers = response.headers();
+        let copy = CacheCopy::from_headers(
+            CacheCopy::HEADERS
+                .iter()
+                .filter_map(|name| Some((*name, headers.get(*name)?.to_str().ok()?))),
+        );
+        Ok((response.status().as_u16(), ranges, copy))
     }
 }
 
@@ -243,6 +254,7 @@ pub fn head_status(
     let uri = request_uri(url, TargetBytes::Escaped).ok_or("not a URL ureq can send")?;
     Prober::new(route, IpFamily::Any, &[&uri])
         .head(&uri, deadline)
+        .map(|(status, ranges, _)| (status, ranges))
         .map_err(|e| match e {
             ureq::Error::Timeout(_) => "timed out".to_string(),
             e => e.to_string(),

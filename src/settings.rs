@@ -66,6 +66,15 @@ pub fn seconds_text(d: Duration) -> String {
     format!("{}.{:03}", d.as_secs(), d.subsec_millis())
 }
 
+/// How long a hit confirmed fresh by the origin is remembered
+/// (`WITHCACHE_REVALIDATE_TTL`, default 60 s, 0 = never).
+pub fn revalidate_ttl(env: &dyn EnvView) -> Duration {
+    env.non_empty_str(crate::revalidate::TTL_VAR)
+        .and_then(|v| parse_seconds(&v))
+        .filter(|d| *d <= Duration::from_secs(86_400))
+        .unwrap_or(Duration::from_secs(crate::revalidate::DEFAULT_TTL_SECS))
+}
+
 /// Whole seconds, rounded up.
 pub fn seconds_ceil(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)

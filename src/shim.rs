@@ -209,9 +209,9 @@ fn decide(
             }
             let timeout = settings::probe_timeout(env);
             let https = prepared.server.scheme == crate::cache_url::ServerScheme::Https;
-            let (mut answers, host_dead) = if https {
+            let probed = if https {
                 // Asked with the real tool: its trust is the download's.
-                let probed = crate::tool_probe::probe_all(
+                crate::tool_probe::probe_all(
                     tool,
                     target_bytes == TargetBytes::Raw,
                     real,
@@ -219,13 +219,13 @@ fn decide(
                     timeout,
                     chain_vars,
                     env,
-                );
-                (probed.answers, probed.host_dead)
+                )
             } else {
-                let answers = probe::probe_all(&prepared, timeout, target_bytes);
-                let dead = answers.iter().all(|a| *a == ProbeAnswer::Unreachable);
-                (answers, dead)
+                probe::probe_all(&prepared, timeout, target_bytes)
             };
+            let host_dead = probed.host_dead;
+            let copies = probed.copies;
+            let mut answers = probed.answers;
             if host_dead && let Some(m) = &memory {
                 m.mark_down(&route);
             }
@@ -234,6 +234,7 @@ fn decide(
                 checker.as_deref(),
                 &prepared,
                 &mut answers,
+                &copies,
                 timeout,
                 chain_vars,
                 env,
@@ -289,6 +290,10 @@ pub fn describe(
         .map(
             |(i, (c, a))| match findings.get(i).filter(|f| !f.said.is_empty()) {
                 Some(f) => format!("{} {} ({})", a.code(), c.origin.url, f.said),
+                // A release trusted without asking says so.
+                None if c.stability.starts_with("trusted") => {
+                    format!("{} {} ({})", a.code(), c.origin.url, c.stability)
+                }
                 None => format!("{} {}", a.code(), c.origin.url),
             },
         )

@@ -13,7 +13,7 @@
 //! Each process is bounded by the probe's deadline and killed there.
 
 use crate::env_view::EnvView;
-use crate::planner::{CheckOption, Prepared, ProbeAnswer};
+use crate::planner::{CacheCopy, CheckOption, Prepared, ProbeAnswer, Probed};
 use crate::tool::Tool;
 use std::path::Path;
 use std::process::Command;
@@ -23,11 +23,6 @@ use std::time::Instant;
 /// itself could not be reached or gave no answer in time (for the
 /// dead-cache memory: never a certificate the command does not trust, which
 /// says nothing about the next command's trust).
-pub struct Probed {
-    pub answers: Vec<ProbeAnswer>,
-    pub host_dead: bool,
-}
-
 pub fn probe_all(
     tool: Tool,
     busybox: bool,
@@ -46,13 +41,14 @@ pub fn probe_all(
         // Asking would read the user's input: not asked, a miss.
         return Probed {
             answers: vec![ProbeAnswer::Unprobeable; prepared.candidates.len()],
+            copies: vec![CacheCopy::default(); prepared.candidates.len()],
             host_dead: false,
         };
     }
     match tool {
         Tool::Curl => curl_probe(real, prepared, deadline, chain),
         Tool::Wget => {
-            let each: Vec<(ProbeAnswer, bool)> = prepared
+            let each: Vec<(ProbeAnswer, bool, CacheCopy)> = prepared
                 .candidates
                 .iter()
                 .map(|c| {
@@ -70,8 +66,9 @@ pub fn probe_all(
                 })
                 .collect();
             Probed {
-                host_dead: each.iter().all(|(_, dead)| *dead),
-                answers: each.into_iter().map(|(a, _)| a).collect(),
+                host_dead: each.iter().all(|(_, dead, _)| *dead),
+                answers: each.iter().map(|(a, _, _)| *a).collect(),
+                copies: each.into_iter().map(|(_, _, c)| c).collect(),
             }
         }
     }
@@ -106,8 +103,10 @@ fn curl_probe(
         line(
             "write-out",
             Some(
-                format!("{i}\\t%{{http_code}}\\t%header{{accept-ranges}}\\t%{{exitcode}}\\n")
-                    .as_bytes(),
+                format!(
+                    "{i}\\t%{{http_code}}\\t%header{{accept-ranges}}\\t%{{exitcode}}\\t%header{{content-length}}\\t%header{{last-modified}}\\t%header{{x-amz-meta-origin-etag}}\\t%header{{x-amz-meta-origin-last-modified}}\\t%header{{x-amz-meta-origin-length}}\\t%header{{x-withcache-origin-etag}}\\t%header{{x-withcache-origin-last-modified}}\\t%header{{x-withcache-origin-length}}\\n"
+                )
+                .as_bytes(),
             ),
         );
     }
@@ -116,6 +115,7 @@ fn curl_probe(
         .envs(chain.iter().map(|(k, v)| (*k, v.as_str())));
     let done = crate::bounded_run::run(cmd, &config, deadline);
     let mut answers = vec![ProbeAnswer::Unreachable; prepared.candidates.len()];
+    let mut copies = vec![CacheCopy::default(); prepared.candidates.len()];
     // No line at all (killed at the deadline) counts as no answer in time.
     let mut dead = vec![true; prepared.candidates.len()];
     for l in String::from_utf8_lossy(&done.stdout).lines() {
@@ -130,6 +130,16 @@ fn curl_probe(
             .next()
             .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("bytes")));
         let exit: i32 = f.next().and_then(|e| e.trim().parse().ok()).unwrap_or(0);
+        let values: Vec<&str> = f.collect();
+        if let Some(c) = copies.get_mut(i) {
+            *c = CacheCopy::from_headers(
+                CacheCopy::HEADERS
+                    .iter()
+                    .zip(values)
+                    .filter(|(_, v)| !v.is_empty())
+                    .map(|(k, v)| (*k, v)),
+            );
+        }
         if let Some(a) = answers.get_mut(i) {
             *a = crate::probe::answer_for_status(status, ranges);
             // No name, no connection, no answer in time: dead. A TLS
@@ -140,6 +150,7 @@ fn curl_probe(
     Probed {
         host_dead: dead.iter().all(|d| *d),
         answers,
+        copies,
     }
 }
 
@@ -162,10 +173,10 @@ fn wget_probe(
     url: &str,
     deadline: Instant,
     chain: &[(&str, String)],
-) -> (ProbeAnswer, bool) {
+) -> (ProbeAnswer, bool, CacheCopy) {
     let left = deadline.saturating_duration_since(Instant::now());
     if left.is_zero() {
-        return (ProbeAnswer::Unreachable, true);
+        return (ProbeAnswer::Unreachable, true, CacheCopy::default());
     }
     let secs = left.as_secs().max(1).to_string();
     let mut cmd = Command::new(real);
@@ -197,9 +208,12 @@ fn wget_probe(
         .arg(url)
         .envs(chain.iter().map(|(k, v)| (*k, v.as_str())));
     let done = crate::bounded_run::run(cmd, b"", deadline);
-    let text = String::from_utf8_lossy(&done.stderr).to_ascii_lowercase();
+    let raw = String::from_utf8_lossy(&done.stderr);
+    let text = raw.to_ascii_lowercase();
     let ranges = text.contains("accept-ranges: bytes");
-    match done.status {
+    // `-S` prints the answer's header lines, indented.
+    let copy = CacheCopy::from_headers(raw.lines().filter_map(|l| l.trim_start().split_once(": ")));
+    let (answer, dead) = match done.status {
         Some(s) if s.success() => (
             ProbeAnswer::Hit {
                 accepts_ranges: ranges,
@@ -218,7 +232,8 @@ fn wget_probe(
             (ProbeAnswer::Unreachable, s.code() == Some(4) && !tls)
         }
         None => (ProbeAnswer::Unreachable, true),
-    }
+    };
+    (answer, dead, copy)
 }
 
 /// One HEAD of `url` with the real tool, as `doctor` asks an https cache
@@ -270,10 +285,10 @@ pub fn ask(
             deadline,
             &[],
         ) {
-            (ProbeAnswer::Hit { .. }, _) => Ok(200),
-            (ProbeAnswer::Miss, _) => Ok(404),
-            (_, true) => Err("wget could not reach it".into()),
-            (_, false) => Err("wget refused it (TLS or an error answer)".into()),
+            (ProbeAnswer::Hit { .. }, _, _) => Ok(200),
+            (ProbeAnswer::Miss, _, _) => Ok(404),
+            (_, true, _) => Err("wget could not reach it".into()),
+            (_, false, _) => Err("wget refused it (TLS or an error answer)".into()),
         },
     }
 }

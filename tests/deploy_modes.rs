@@ -40,9 +40,11 @@ impl Setup {
         }
         let body: Vec<u8> = (0..70_000u32).map(|i| (i % 253) as u8).collect();
         let mut files = HashMap::new();
-        files.insert(b"/pub/f.tgz".to_vec(), body.clone());
+        // A release (a version in its name): trusted as it is, like a real
+        // vendor artifact (an unversioned small file is revalidated: issue 23).
+        files.insert(b"/pub/1.2.3/f.tgz".to_vec(), body.clone());
         let origin = origin(files, HashMap::new());
-        let url = format!("{}/pub/f.tgz", origin.url());
+        let url = format!("{}/pub/1.2.3/f.tgz", origin.url());
         let path = cache_path(&url);
         let cached = body.clone();
         let cache = TestServer::start(move |req| {
@@ -80,6 +82,7 @@ impl Setup {
         std::fs::create_dir_all(&cwd).unwrap();
         let mut cmd = Command::new("bash");
         cmd.env_clear()
+            .env("WITHCACHE_REVALIDATE", "off") // (see common::clean_command)
             .env("HOME", &home)
             .env(
                 "PATH",

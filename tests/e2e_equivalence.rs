@@ -297,6 +297,7 @@ impl World {
             (Wget | BusyboxWget, true) => Command::new(self.shims.path().join("wget")),
         };
         cmd.env_clear()
+            .env("WITHCACHE_REVALIDATE", "off") // (see common::clean_command)
             .env(
                 "PATH",
                 format!("{}:/usr/bin:/bin", self.shims.path().display()),

@@ -60,6 +60,7 @@ impl Bench {
         let work = tempfile::tempdir().unwrap();
         let mut cmd = Command::new(program);
         cmd.env_clear()
+            .env("WITHCACHE_REVALIDATE", "off") // (see common::clean_command)
             .env(
                 "PATH",
                 format!("{}:/usr/bin:/bin", self.shims.path().display()),
@@ -547,6 +548,7 @@ fn the_real_tool_dies_of_a_closed_pipe_as_it_does_directly() {
     let head_c1 = |program: &Path, env: &[(&str, String)]| {
         let mut child = Command::new(program)
             .env_clear()
+            .env("WITHCACHE_REVALIDATE", "off") // (see common::clean_command)
             .env("PATH", "/usr/bin:/bin")
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .args(["-qO-", &b.url])

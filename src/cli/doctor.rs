@@ -324,6 +324,21 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
             }
         }
     }
+    if !cacheable.is_empty() {
+        let policy = crate::revalidate::Policy::from_env(&env);
+        outln!(
+            "freshness: {}={} ({}); confirmed answers remembered {} s",
+            crate::revalidate::POLICY_VAR,
+            policy.name(),
+            match policy {
+                crate::revalidate::Policy::Auto =>
+                    "hits of URLs that may move are checked with the origin; releases are trusted",
+                crate::revalidate::Policy::Always => "every hit is checked with the origin",
+                crate::revalidate::Policy::Off => "hits are never checked with the origin",
+            },
+            settings::revalidate_ttl(&env).as_secs()
+        );
+    }
     if cacheable.is_empty() && problems.is_empty() {
         problems.push("neither curl nor wget is on PATH".into());
     }

@@ -15,7 +15,7 @@ use std::os::unix::ffi::OsStrExt;
 
 const HELP: &str = "\
 Usage: cacheshim plan [--assume hit|hit-ranges|miss|unreachable]
-                      [--assume-origin 2xx|redirect|refused|unreachable|slow|private] -- curl|wget ARGS...
+                      [--assume-origin 2xx|redirect|refused|unreachable|slow|private|stale] -- curl|wget ARGS...
 
 Prints, as JSON on stdout, what the shim would do with this command in this
 environment: the real tool it would run, the URL candidates with their probe
@@ -29,7 +29,7 @@ origin is not asked. Only the live origin check runs anything.
 
 pub fn run(args: &[OsString]) -> Result<i32, Usage> {
     let mut assume = None;
-    let mut assume_origin: Option<(OriginReply, OriginReply)> = None;
+    let mut assume_origin: Option<(OriginReply, OriginReply, crate::planner::CacheCopy)> = None;
     let mut a = Args::new(args);
     let mut command = Vec::new();
     while let Some(arg) = a.next_arg() {
@@ -50,7 +50,7 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
                 let v = a.value(&f)?.to_string_lossy().into_owned();
                 assume_origin = Some(assumed_origin(&v).ok_or_else(|| {
                     super::Usage(format!(
-                        "--assume-origin: '{v}' is not 2xx, redirect, refused, unreachable, slow or private"
+                        "--assume-origin: '{v}' is not 2xx, redirect, refused, unreachable, slow, private or stale"
                     ))
                 })?);
             }
@@ -94,12 +94,13 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
     let (outcome, candidates, skipped, server_base) = match planner::prepare(&input) {
         Preparation::PassThrough(p) => (Outcome::PassThrough(p), Vec::new(), Vec::new(), None),
         Preparation::Probe(prepared) => {
+            let mut copies = vec![crate::planner::CacheCopy::default(); prepared.candidates.len()];
             let mut answers = match assume {
                 Some(a) => vec![a; prepared.candidates.len()],
                 None if prepared.server.scheme == crate::cache_url::ServerScheme::Https => {
                     match &real {
                         Some(r) => {
-                            crate::tool_probe::probe_all(
+                            let probed = crate::tool_probe::probe_all(
                                 tool,
                                 busybox,
                                 &r.path,
@@ -107,20 +108,26 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
                                 settings::probe_timeout(&env),
                                 &chain.passed_on(None, r.override_id),
                                 &env,
-                            )
-                            .answers
+                            );
+                            copies = probed.copies;
+                            probed.answers
                         }
                         None => vec![ProbeAnswer::Unreachable; prepared.candidates.len()],
                     }
                 }
-                None => probe::probe_all(&prepared, settings::probe_timeout(&env), bytes),
+                None => {
+                    let probed = probe::probe_all(&prepared, settings::probe_timeout(&env), bytes);
+                    copies = probed.copies;
+                    probed.answers
+                }
             };
             let mut origin = vec![String::new(); answers.len()];
             match (&assume_origin, assume) {
-                (Some((main, anon)), _) => {
+                (Some((main, anon, copy)), _) => {
                     for (i, c) in prepared.candidates.iter().enumerate() {
                         if matches!(answers[i], ProbeAnswer::Hit { .. }) && c.questions.any() {
-                            let v = planner::origin_verdict(c.questions, Some(main), Some(anon));
+                            let v =
+                                planner::origin_verdict(c.questions, Some(main), Some(anon), copy);
                             origin[i] = format!("assumed: {}", v.code());
                             answers[i] = v.applied_to(answers[i]);
                         }
@@ -134,6 +141,7 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
                             checker.as_deref(),
                             &prepared,
                             &mut answers,
+                            &copies,
                             settings::probe_timeout(&env),
                             &chain_vars,
                             &env,
@@ -176,6 +184,7 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
                         "cache_url": c.cache_url,
                         "answer": a.code(),
                         "questions": c.questions.names(),
+                        "stability": c.stability,
                         "origin": (!o.is_empty()).then_some(o),
                     })
                 })
@@ -228,7 +237,7 @@ pub fn run(args: &[OsString]) -> Result<i32, Usage> {
 
 /// The origin's answers `--assume-origin` stands for: (as the command
 /// sends the request, without its credentials).
-fn assumed_origin(v: &str) -> Option<(OriginReply, OriginReply)> {
+fn assumed_origin(v: &str) -> Option<(OriginReply, OriginReply, crate::planner::CacheCopy)> {
     let reply = |status: u16, exit: i32, location: &str| OriginReply {
         status,
         exit,
@@ -242,7 +251,13 @@ fn assumed_origin(v: &str) -> Option<(OriginReply, OriginReply)> {
         connects: u32::from(status != 0),
         ..OriginReply::default()
     };
-    Some(match v {
+    // The cache host recorded the origin's ETag: fresh unless "stale",
+    // where the origin's ETag is another.
+    let same = crate::planner::CacheCopy {
+        origin_etag: "\"assumed\"".into(),
+        ..Default::default()
+    };
+    let (main, anon) = match v {
         "2xx" => (reply(200, 0, ""), reply(200, 0, "")),
         "redirect" => (
             reply(302, 0, "https://elsewhere.example/"),
@@ -264,8 +279,16 @@ fn assumed_origin(v: &str) -> Option<(OriginReply, OriginReply)> {
             };
             (private.clone(), private)
         }
+        "stale" => {
+            let moved = OriginReply {
+                etag: "\"newer\"".into(),
+                ..reply(200, 0, "")
+            };
+            (moved.clone(), moved)
+        }
         _ => return None,
-    })
+    };
+    Some((main, anon, same))
 }
 
 /// An argument: a JSON string, or `{"hex": "…"}` when it is not UTF-8 (the
