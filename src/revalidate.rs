@@ -90,7 +90,7 @@ pub fn classify(url: &str) -> Stability {
         return Stability::Moving(format!("an install script ({file})"));
     }
     if let Some(prefix) = SCRIPT_HOST_PREFIXES.iter().find(|p| host.starts_with(*p))
-        && segments.len() <= 1
+        && segments.is_empty()
     {
         return Stability::Moving(format!("a script host ({prefix}…)"));
     }
@@ -192,10 +192,10 @@ mod tests {
         }
         for prefix in SCRIPT_HOST_PREFIXES {
             assert!(moving(&format!("https://{prefix}example.com/")), "{prefix}");
-            assert!(
-                moving(&format!("https://{prefix}example.com/run")),
-                "{prefix}"
-            );
+            assert!(moving(&format!("https://{prefix}example.com")), "{prefix}");
+            // Only the root: a release file on such a host is a release.
+            let url = format!("https://{prefix}example.com/tool-v3.15.2-linux-amd64.tar.gz");
+            assert!(!moving(&url), "{url}");
         }
     }
 

@@ -268,3 +268,46 @@ fn has_secret(line: &str) -> bool {
         .iter()
         .any(|m| line.contains(m) || token.contains(m))
 }
+
+/// Every URL of the corpus with what `revalidate::classify` makes of it
+/// (`fixtures/real-world/freshness.json`, reviewed: a URL that may move is
+/// revalidated under `auto`, one that names a release is trusted).
+/// `CACHESHIM_WRITE_FIXTURES=1` writes the file anew.
+#[test]
+fn every_corpus_url_is_classified_for_freshness() {
+    use cacheshim::revalidate::{Stability, classify};
+    let mut rows = Vec::new();
+    for line in corpus() {
+        for arg in &line.argv {
+            if arg.starts_with("http://") || arg.starts_with("https://") {
+                let (verdict, why) = match classify(arg) {
+                    Stability::Release(w) => ("trusted", w),
+                    Stability::Moving(w) => ("revalidated", w),
+                };
+                rows.push(serde_json::json!({"url": arg, "auto": verdict, "why": why}));
+            }
+        }
+    }
+    rows.dedup();
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/real-world/freshness.json"
+    );
+    let text = {
+        let mut t = String::from(
+            "{\n  \"about\": \"every http(s) URL of corpus.json, classified for revalidation under WITHCACHE_REVALIDATE=auto (src/revalidate.rs)\",\n  \"urls\": [\n",
+        );
+        let lines: Vec<String> = rows.iter().map(|r| format!("    {r}")).collect();
+        t.push_str(&lines.join(",\n"));
+        t.push_str("\n  ]\n}\n");
+        t
+    };
+    if std::env::var("CACHESHIM_WRITE_FIXTURES").is_ok_and(|v| v == "1") {
+        std::fs::write(path, &text).unwrap();
+    }
+    let recorded = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        recorded == text,
+        "fixtures/real-world/freshness.json differs from the classification (CACHESHIM_WRITE_FIXTURES=1 to rewrite, then review)"
+    );
+}
