@@ -255,33 +255,27 @@ pub fn apply(
     findings
 }
 
+/// No HTTP answer: curl's exit code, and how many connections it made.
+const fn no_answer(exit: i32, connects: u32) -> OriginReply {
+    OriginReply {
+        status: 0,
+        exit,
+        etag: String::new(),
+        length: String::new(),
+        location: String::new(),
+        encoding: String::new(),
+        cache_control: String::new(),
+        last_modified: String::new(),
+        connects,
+        tunnel: 0,
+    }
+}
+
 /// What a remembered unreachable origin stands for.
-const UNREACHABLE: OriginReply = OriginReply {
-    status: 0,
-    exit: 7,
-    etag: String::new(),
-    length: String::new(),
-    location: String::new(),
-    encoding: String::new(),
-    cache_control: String::new(),
-    last_modified: String::new(),
-    connects: 0,
-    tunnel: 0,
-};
+const UNREACHABLE: OriginReply = no_answer(7, 0);
 
 /// What a URL remembered as slow or dropped stands for.
-const SLOW: OriginReply = OriginReply {
-    status: 0,
-    exit: 28,
-    etag: String::new(),
-    length: String::new(),
-    location: String::new(),
-    encoding: String::new(),
-    cache_control: String::new(),
-    last_modified: String::new(),
-    connects: 1,
-    tunnel: 0,
-};
+const SLOW: OriginReply = no_answer(28, 1);
 
 /// The first option (or environment variable) whose file the check's curl
 /// would open that is not a regular file (a directory, for a CA directory):

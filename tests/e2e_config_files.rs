@@ -8,18 +8,11 @@ mod common;
 
 use common::servers::{Reply, TestServer, cache_holding, free_port};
 use common::stage::Stage;
-use common::tls::{issue, nginx_with};
+use common::tls::{LabCache, issue, nginx_with};
 use common::*;
-use std::path::Path;
 
 const PAGE: &[u8] = b"<html>the readme</html>\n";
 const ARTIFACT: &[u8] = b"the real artifact\n";
-
-fn hold(root: &Path, origin: &str, bytes: &[u8]) {
-    let p = root.join(cache_path(origin).trim_start_matches('/'));
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, bytes).unwrap();
-}
 
 /// `printf` of a wgetrc into `~/.wgetrc` (HOME is the run's directory),
 /// then the command.
@@ -114,45 +107,25 @@ fn wgetrc_trust_reaches_the_https_cache_probe() {
         body: ARTIFACT.to_vec(),
     });
     let url = format!("{}/pub/tool.tgz", origin.url());
-    // An https cache host signed by a lab CA the system does not trust.
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    issue(d, "lab", "IP:127.0.0.1,DNS:localhost");
-    hold(&d.join("root"), &url, ARTIFACT);
-    let port = free_port();
-    let Some(_nginx) = nginx_with(d, &[(port, "lab")], "") else {
+    let Some(lab) = LabCache::start(&[(&url, ARTIFACT)]) else {
         missing_part("nginx with TLS");
         return;
     };
-    let lab_ca = d.join("lab-ca.pem").display().to_string();
-    let env = [("WITHCACHE_SERVER", format!("https://127.0.0.1:{port}"))];
-    let served = || {
-        std::fs::read_to_string(d.join("access.log"))
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| l.contains("GET /b/"))
-            .count()
-    };
+    let env = [("WITHCACHE_SERVER", lab.url())];
     for (n, rc) in [
-        format!("ca_certificate = {lab_ca}\n"),
+        format!("ca_certificate = {}\n", lab.ca),
         "check_certificate = off\n".to_string(),
         "check_certificate = quiet\n".to_string(),
     ]
     .iter()
     .enumerate()
     {
-        let before = served();
+        let before = lab.served();
         let script = with_wgetrc(rc, &format!("wget -q {url}"));
         let (shim, said) = stage.same_with_debug(&format!("trust{n}"), &script, &env);
         assert_eq!(shim.code, Some(0), "{rc}: {said}");
-        // (nginx logs a request when it has finished it, which may be a
-        // moment after the client is gone.)
-        let start = std::time::Instant::now();
-        while served() == before && start.elapsed() < std::time::Duration::from_secs(3) {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
         assert_eq!(
-            served(),
+            lab.served_after(before),
             before + 1,
             "{rc}: served from the cache host: {said}"
         );
@@ -545,17 +518,12 @@ fn wgetrc_proxies_route_the_https_cache_probe_as_the_download() {
         body: ARTIFACT.to_vec(),
     });
     let url = format!("{}/pub/tool.tgz", origin.url());
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    issue(d, "lab", "IP:127.0.0.1,DNS:localhost");
-    hold(&d.join("root"), &url, ARTIFACT);
-    let port = free_port();
-    let Some(_nginx) = nginx_with(d, &[(port, "lab")], "") else {
+    let Some(lab) = LabCache::start(&[(&url, ARTIFACT)]) else {
         missing_part("nginx with TLS");
         return;
     };
-    let lab_ca = d.join("lab-ca.pem").display().to_string();
-    let env = [("WITHCACHE_SERVER", format!("https://127.0.0.1:{port}"))];
+    let lab_ca = lab.ca.clone();
+    let env = [("WITHCACHE_SERVER", lab.url())];
     // wgetrc sends https through a proxy that refuses connections: the
     // download of an https cache URL would fail there (wget exit 4).
     let dead_proxy = format!("http://127.0.0.1:{}", free_port());

@@ -135,3 +135,66 @@ pub fn nginx_with(dir: &Path, servers: &[(u16, &str)], locations: &str) -> Optio
     }
     Some(n)
 }
+
+/// An https cache host on loopback (nginx) signed by its own lab CA, which
+/// the system does not trust, holding `held` (origin URL, bytes) in the
+/// `b/<token>/<name>` layout.
+pub struct LabCache {
+    dir: tempfile::TempDir,
+    _nginx: Nginx,
+    pub port: u16,
+    /// The lab CA's certificate (PEM).
+    pub ca: String,
+}
+
+impl LabCache {
+    pub fn start(held: &[(&str, &[u8])]) -> Option<LabCache> {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        issue(d, "lab", "IP:127.0.0.1,DNS:localhost");
+        for (origin, bytes) in held {
+            let p = d
+                .join("root")
+                .join(super::cache_path(origin).trim_start_matches('/'));
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, bytes).unwrap();
+        }
+        let port = super::servers::free_port();
+        let nginx = nginx(d, &[(port, "lab")])?;
+        Some(LabCache {
+            port,
+            ca: d.join("lab-ca.pem").display().to_string(),
+            dir,
+            _nginx: nginx,
+        })
+    }
+
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.port)
+    }
+
+    /// The GETs of cache URLs it has logged, waiting up to 3 s for more than
+    /// `before` (nginx logs a request once it has finished it).
+    pub fn served_after(&self, before: usize) -> usize {
+        let count = || {
+            std::fs::read_to_string(self.dir.path().join("access.log"))
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| l.contains("GET /b/"))
+                .count()
+        };
+        let start = std::time::Instant::now();
+        while count() <= before && start.elapsed() < Duration::from_secs(3) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        count()
+    }
+
+    pub fn served(&self) -> usize {
+        std::fs::read_to_string(self.dir.path().join("access.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("GET /b/"))
+            .count()
+    }
+}
