@@ -41,7 +41,9 @@ pub fn ttl(env: &dyn EnvView) -> Option<Duration> {
 
 pub struct DownMemory {
     path: PathBuf,
-    dir: OwnedFd,
+    parent: OwnedFd,
+    /// Opened when first needed, created only to remember something.
+    dir: std::cell::OnceCell<OwnedFd>,
     ttl: Duration,
 }
 
@@ -73,18 +75,50 @@ impl DownMemory {
             Mode::empty(),
         )
         .ok()?;
-        let name = path.file_name()?;
-        let _ = mkdirat(parent.as_fd(), name, Mode::S_IRWXU);
+        path.file_name()?;
+        let memory = DownMemory {
+            path,
+            parent,
+            dir: std::cell::OnceCell::new(),
+            ttl,
+        };
+        // An existing directory that is not private means no memory at all.
+        if memory.exists() && memory.private_dir(false).is_none() {
+            return None;
+        }
+        Some(memory)
+    }
+
+    fn exists(&self) -> bool {
+        self.path.file_name().is_some_and(|name| {
+            fstatat(self.parent.as_fd(), name, AtFlags::AT_SYMLINK_NOFOLLOW).is_ok()
+        })
+    }
+
+    /// The private directory, opened (and with `create`, made) on first
+    /// use; its owner and mode are checked on the descriptor.
+    fn private_dir(&self, create: bool) -> Option<std::os::fd::BorrowedFd<'_>> {
+        if let Some(d) = self.dir.get() {
+            return Some(d.as_fd());
+        }
+        let name = self.path.file_name()?;
+        if create {
+            let _ = mkdirat(self.parent.as_fd(), name, Mode::S_IRWXU);
+        }
         let dir = openat(
-            parent.as_fd(),
+            self.parent.as_fd(),
             name,
             OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
             Mode::empty(),
         )
         .ok()?;
         let st = fstat(dir.as_fd()).ok()?;
-        let private = st.st_uid == uid && st.st_mode & 0o077 == 0;
-        private.then_some(DownMemory { path, dir, ttl })
+        let uid = nix::unistd::geteuid().as_raw();
+        if st.st_uid != uid || st.st_mode & 0o077 != 0 {
+            return None;
+        }
+        let _ = self.dir.set(dir);
+        self.dir.get().map(|d| d.as_fd())
     }
 
     pub fn dir(&self) -> &Path {
@@ -98,7 +132,7 @@ impl DownMemory {
     /// How much longer the route counts as down, if it does.
     pub fn down_for(&self, route: &str, now: SystemTime) -> Option<Duration> {
         let st = fstatat(
-            self.dir.as_fd(),
+            self.private_dir(false)?,
             Self::file_for(route).as_str(),
             AtFlags::AT_SYMLINK_NOFOLLOW,
         )
@@ -122,8 +156,11 @@ impl DownMemory {
         if ttl.is_zero() {
             return false;
         }
+        let Some(dir) = self.private_dir(false) else {
+            return false;
+        };
         let Ok(st) = fstatat(
-            self.dir.as_fd(),
+            dir,
             Self::file_for(key).as_str(),
             AtFlags::AT_SYMLINK_NOFOLLOW,
         ) else {
@@ -160,8 +197,11 @@ impl DownMemory {
             i64::try_from(at.as_secs()).unwrap_or(0),
             i64::from(at.subsec_nanos()),
         );
+        let Some(dir) = self.private_dir(false) else {
+            return;
+        };
         let _ = nix::sys::stat::utimensat(
-            self.dir.as_fd(),
+            dir,
             Self::file_for(key).as_str(),
             &t,
             &t,
@@ -171,8 +211,11 @@ impl DownMemory {
 
     /// Best effort: errors mean no memory, never a failure.
     pub fn mark_down(&self, route: &str) {
+        let Some(dir) = self.private_dir(true) else {
+            return;
+        };
         let file = openat(
-            self.dir.as_fd(),
+            dir,
             Self::file_for(route).as_str(),
             OFlag::O_WRONLY
                 | OFlag::O_CREAT
@@ -302,10 +345,24 @@ mod tests {
     }
 
     #[test]
+    fn the_directory_is_made_only_to_remember_something() {
+        let tmp = tempfile::tempdir().unwrap();
+        let e = env(&[("XDG_RUNTIME_DIR", tmp.path().to_str().unwrap())]);
+        let m = DownMemory::open(&e).unwrap();
+        assert_eq!(m.down_for("http://c:1", SystemTime::now()), None);
+        assert!(!m.dir().exists(), "asking made the directory");
+        m.mark_down("http://c:1");
+        assert!(m.dir().is_dir());
+        assert!(m.down_for("http://c:1", SystemTime::now()).is_some());
+    }
+
+    #[test]
     fn a_planted_file_symlink_is_not_followed() {
         let tmp = tempfile::tempdir().unwrap();
         let e = env(&[("XDG_RUNTIME_DIR", tmp.path().to_str().unwrap())]);
         let m = DownMemory::open(&e).unwrap();
+        // (The directory exists once something was remembered.)
+        fs::DirBuilder::new().mode(0o700).create(m.dir()).unwrap();
         let victim = tmp.path().join("victim");
         fs::write(&victim, "precious").unwrap();
         std::os::unix::fs::symlink(&victim, m.dir().join(DownMemory::file_for("http://c:1")))

@@ -13,6 +13,7 @@ pub mod cache_url;
 pub mod cli;
 pub mod cmdline;
 pub mod config_files;
+pub mod decision_log;
 pub mod down_memory;
 pub mod env_view;
 pub mod exec;

@@ -59,8 +59,11 @@ pub fn stdout_failure() -> Option<std::io::Error> {
 }
 
 /// Best effort: a full or closed stderr loses the message, nothing else.
+/// Formatted first and written with one `write(2)` (a line under PIPE_BUF
+/// from shims running in parallel is never cut by another's).
 pub fn write_stderr(args: std::fmt::Arguments) {
-    let _ = std::io::stderr().write_fmt(args);
+    let text = std::fmt::format(args);
+    let _ = std::io::stderr().write_all(text.as_bytes());
 }
 
 #[macro_export]

@@ -57,7 +57,7 @@ pub fn run(tool: Tool, argv0: &OsStr, args: Vec<OsString>) -> i32 {
         };
         reserve_standard_fds();
         let written = args.clone();
-        let (rewritten, said) =
+        let (rewritten, said, mut facts) =
             decide_or_fall_back(tool, args, &env, target_bytes, &real.path, &passed_on);
         let image = ExecImage {
             path: &real.path,
@@ -71,7 +71,7 @@ pub fn run(tool: Tool, argv0: &OsStr, args: Vec<OsString>) -> i32 {
                 inherited_environment_entries(),
                 arg_max(),
             );
-        if fits {
+        let (final_args, said) = if fits {
             (rewritten, said)
         } else {
             // The kernel would refuse the rewritten command ("Argument list
@@ -80,8 +80,13 @@ pub fn run(tool: Tool, argv0: &OsStr, args: Vec<OsString>) -> i32 {
                 "pass-through ({}: the rewritten command is over the exec limits)",
                 Reason::ArgListTooLong.code()
             );
+            facts = LogFacts::pass(Reason::ArgListTooLong, &written, &env);
             (written, said)
+        };
+        if crate::decision_log::enabled(&env) {
+            crate::decision_log::append(&env, &facts.entry(tool, &env));
         }
+        (final_args, said)
     };
     if debug {
         let skipped = if real.skipped.is_empty() {
@@ -145,7 +150,7 @@ fn decide_or_fall_back(
     target_bytes: TargetBytes,
     real: &Path,
     chain_vars: &[(&'static str, String)],
-) -> (Vec<OsString>, String) {
+) -> (Vec<OsString>, String, LogFacts) {
     crate::panics::fall_back_to(real.to_path_buf(), tool, args.clone(), chain_vars.to_vec());
     decide(tool, args, env, target_bytes, real, chain_vars)
 }
@@ -158,7 +163,7 @@ fn decide(
     target_bytes: TargetBytes,
     real: &Path,
     chain_vars: &[(&str, String)],
-) -> (Vec<OsString>, String) {
+) -> (Vec<OsString>, String, LogFacts) {
     // In every build, so the tests prove the fallback above on the shipped
     // binary (it costs one lookup, only when a server is set).
     if env.var("CACHESHIM_TEST_PANIC").is_some() {
@@ -174,7 +179,8 @@ fn decide(
     match planner::prepare(&input) {
         Preparation::PassThrough(p) => {
             let said = describe_pass(&p);
-            (args, said)
+            let facts = LogFacts::pass(p.reason, &args, env);
+            (args, said, facts)
         }
         Preparation::Probe(prepared) => {
             let image = ExecImage {
@@ -189,7 +195,8 @@ fn decide(
                     "pass-through ({}: the rewritten command would be over the exec limits)",
                     Reason::ArgListTooLong.code()
                 );
-                return (args, said);
+                let facts = LogFacts::pass(Reason::ArgListTooLong, &args, env);
+                return (args, said, facts);
             }
             let memory = DownMemory::open(env);
             let base = &prepared.server.base;
@@ -205,7 +212,8 @@ fn decide(
                     Reason::CacheDown.code(),
                     settings::seconds_ceil(left)
                 );
-                return (args, said);
+                let facts = LogFacts::pass(Reason::CacheDown, &args, env);
+                return (args, said, facts);
             }
             let timeout = settings::probe_timeout(env);
             let https = prepared.server.scheme == crate::cache_url::ServerScheme::Https;
@@ -241,9 +249,10 @@ fn decide(
             );
             let outcome = planner::finish(&args, &prepared, &answers);
             let said = describe(&outcome, &prepared, &answers, &findings);
+            let facts = LogFacts::planned(&outcome, &prepared, &answers, &copies, &args, env);
             match outcome {
-                Outcome::PassThrough(_) => (args, said),
-                Outcome::Rewrite(r) => (r.argv, said),
+                Outcome::PassThrough(_) => (args, said, facts),
+                Outcome::Rewrite(r) => (r.argv, said, facts),
             }
         }
     }
@@ -313,6 +322,108 @@ pub fn describe(
                 prepared.server.base,
                 per_url.join(", ")
             )
+        }
+    }
+}
+
+/// What the decision log records of one planned command (`decision_log`).
+pub struct LogFacts {
+    decision: &'static str,
+    reason: &'static str,
+    urls: usize,
+    bytes: u64,
+    /// The URL the line names (sanitised when written), if any.
+    origin: Option<Vec<u8>>,
+}
+
+impl LogFacts {
+    /// A pass-through decided before any probe: its first URL argument.
+    fn pass(reason: Reason, args: &[OsString], env: &dyn EnvView) -> LogFacts {
+        use std::os::unix::ffi::OsStrExt;
+        let _ = env;
+        let urls: Vec<&[u8]> = args
+            .iter()
+            .map(|a| a.as_bytes())
+            .filter(|a| {
+                a.get(..8)
+                    .is_some_and(|p| p.eq_ignore_ascii_case(b"https://"))
+                    || a.get(..7)
+                        .is_some_and(|p| p.eq_ignore_ascii_case(b"http://"))
+            })
+            .collect();
+        LogFacts {
+            decision: "pass",
+            reason: reason.code(),
+            urls: urls.len(),
+            bytes: 0,
+            origin: urls.first().map(|u| u.to_vec()),
+        }
+    }
+
+    fn planned(
+        outcome: &Outcome,
+        prepared: &Prepared,
+        answers: &[ProbeAnswer],
+        copies: &[crate::planner::CacheCopy],
+        args: &[OsString],
+        env: &dyn EnvView,
+    ) -> LogFacts {
+        use std::os::unix::ffi::OsStrExt;
+        let hit = |i: usize| matches!(answers[i], ProbeAnswer::Hit { .. });
+        let first = |want_hit: bool| {
+            (0..prepared.candidates.len())
+                .find(|&i| hit(i) == want_hit)
+                .or(Some(0))
+                .and_then(|i| prepared.candidates.get(i))
+                .map(|c| args[c.index].as_bytes().to_vec())
+        };
+        match outcome {
+            Outcome::Rewrite(_) => LogFacts {
+                decision: "hit",
+                reason: "hit",
+                urls: prepared.candidates.len(),
+                bytes: (0..prepared.candidates.len())
+                    .filter(|&i| hit(i))
+                    .filter_map(|i| copies.get(i)?.length)
+                    .sum(),
+                origin: first(true),
+            },
+            Outcome::PassThrough(p) => LogFacts {
+                decision: if p.reason == Reason::Miss {
+                    "miss"
+                } else {
+                    "pass"
+                },
+                origin: first(false),
+                ..LogFacts::pass(p.reason, args, env)
+            },
+        }
+    }
+
+    fn entry(&self, tool: Tool, env: &dyn EnvView) -> crate::decision_log::Entry {
+        let lan = crate::machine_local::LanOrigins::parse(
+            &env.non_empty_str(crate::machine_local::LAN_ORIGINS_VAR)
+                .unwrap_or_default(),
+        );
+        let host = settings::server_setting(tool, env)
+            .and_then(|(_, v)| crate::cache_url::CacheServer::parse(&v.to_string_lossy()).ok())
+            .map(|s| s.base)
+            .unwrap_or_default();
+        crate::decision_log::Entry {
+            time: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            tool: tool.name().into(),
+            decision: self.decision.into(),
+            reason: self.reason.into(),
+            host,
+            urls: self.urls,
+            bytes: self.bytes,
+            origin: self
+                .origin
+                .as_deref()
+                .and_then(|o| crate::decision_log::loggable_origin(o, &lan))
+                .unwrap_or_default(),
         }
     }
 }

@@ -4,6 +4,7 @@
 mod doctor;
 mod install;
 mod plan;
+mod stats;
 mod url;
 
 use std::ffi::OsString;
@@ -21,6 +22,7 @@ Usage:
   cacheshim doctor [--url ORIGIN]
   cacheshim plan [--assume ANSWER] [--assume-origin ANSWER] -- curl|wget ARGS...
   cacheshim url [--server URL] [--decoded] ORIGIN...
+  cacheshim stats [--since WHEN] [--json | --misses] [--zero]
   cacheshim --version | --help
 Each command has --help.
 ";
@@ -42,7 +44,9 @@ pub fn run_catching_panics(args: &[OsString]) -> i32 {
 /// Returns the exit status.
 pub fn run(args: &[OsString]) -> i32 {
     let Some(first) = args.first() else {
-        errln!("cacheshim: no command (install, uninstall, doctor, plan, url; cacheshim --help)");
+        errln!(
+            "cacheshim: no command (install, uninstall, doctor, plan, url, stats; cacheshim --help)"
+        );
         return 2;
     };
     let rest = &args[1..];
@@ -60,6 +64,7 @@ pub fn run(args: &[OsString]) -> i32 {
         Some("doctor") => doctor::run(rest),
         Some("plan") => plan::run(rest),
         Some("url") => url::run(rest),
+        Some("stats") => stats::run(rest),
         _ => usage(format!(
             "unknown command '{}' (try cacheshim --help)",
             first.to_string_lossy()
