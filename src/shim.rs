@@ -80,7 +80,7 @@ pub fn run(tool: Tool, argv0: &OsStr, args: Vec<OsString>) -> i32 {
                 "pass-through ({}: the rewritten command is over the exec limits)",
                 Reason::ArgListTooLong.code()
             );
-            facts = LogFacts::pass(Reason::ArgListTooLong, &written, &env);
+            facts = LogFacts::pass(Reason::ArgListTooLong, &written);
             (written, said)
         };
         if crate::decision_log::enabled(&env) {
@@ -179,7 +179,7 @@ fn decide(
     match planner::prepare(&input) {
         Preparation::PassThrough(p) => {
             let said = describe_pass(&p);
-            let facts = LogFacts::pass(p.reason, &args, env);
+            let facts = LogFacts::pass(p.reason, &args);
             (args, said, facts)
         }
         Preparation::Probe(prepared) => {
@@ -195,7 +195,7 @@ fn decide(
                     "pass-through ({}: the rewritten command would be over the exec limits)",
                     Reason::ArgListTooLong.code()
                 );
-                let facts = LogFacts::pass(Reason::ArgListTooLong, &args, env);
+                let facts = LogFacts::pass(Reason::ArgListTooLong, &args);
                 return (args, said, facts);
             }
             let memory = DownMemory::open(env);
@@ -212,7 +212,7 @@ fn decide(
                     Reason::CacheDown.code(),
                     settings::seconds_ceil(left)
                 );
-                let facts = LogFacts::pass(Reason::CacheDown, &args, env);
+                let facts = LogFacts::pass(Reason::CacheDown, &args);
                 return (args, said, facts);
             }
             let timeout = settings::probe_timeout(env);
@@ -249,7 +249,7 @@ fn decide(
             );
             let outcome = planner::finish(&args, &prepared, &answers);
             let said = describe(&outcome, &prepared, &answers, &findings);
-            let facts = LogFacts::planned(&outcome, &prepared, &answers, &copies, &args, env);
+            let facts = LogFacts::planned(&outcome, &prepared, &answers, &copies, &args);
             match outcome {
                 Outcome::PassThrough(_) => (args, said, facts),
                 Outcome::Rewrite(r) => (r.argv, said, facts),
@@ -338,9 +338,8 @@ pub struct LogFacts {
 
 impl LogFacts {
     /// A pass-through decided before any probe: its first URL argument.
-    fn pass(reason: Reason, args: &[OsString], env: &dyn EnvView) -> LogFacts {
+    fn pass(reason: Reason, args: &[OsString]) -> LogFacts {
         use std::os::unix::ffi::OsStrExt;
-        let _ = env;
         let urls: Vec<&[u8]> = args
             .iter()
             .map(|a| a.as_bytes())
@@ -366,7 +365,6 @@ impl LogFacts {
         answers: &[ProbeAnswer],
         copies: &[crate::planner::CacheCopy],
         args: &[OsString],
-        env: &dyn EnvView,
     ) -> LogFacts {
         use std::os::unix::ffi::OsStrExt;
         let hit = |i: usize| matches!(answers[i], ProbeAnswer::Hit { .. });
@@ -395,7 +393,7 @@ impl LogFacts {
                     "pass"
                 },
                 origin: first(false),
-                ..LogFacts::pass(p.reason, args, env)
+                ..LogFacts::pass(p.reason, args)
             },
         }
     }
