@@ -241,7 +241,10 @@ http {{
         wait_port(tls_port)
         refused = f"http://127.0.0.1:{free_port()}"
         blackhole = Blackhole()
-        base_env = {"PATH": f"{work / 'shim'}:/usr/bin:/bin", "HOME": str(work), "WITHCACHE_DOWN_TTL": "0"}
+        # (Revalidation off: these rows measure the probe and the origin
+        # check as before issue 23; bench/freshness_costs.py measures it.)
+        base_env = {"PATH": f"{work / 'shim'}:/usr/bin:/bin", "HOME": str(work), "WITHCACHE_DOWN_TTL": "0",
+                    "WITHCACHE_REVALIDATE": "off"}
         # withcache's native shim finds "curl" on PATH for its probe and its
         # exec: it must see only the real one, never our shim.
         native_env = dict(base_env, PATH="/usr/bin:/bin")

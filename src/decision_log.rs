@@ -117,13 +117,6 @@ pub fn append(env: &dyn EnvView, entry: &Entry) {
     use nix::fcntl::{OFlag, open};
     use nix::sys::stat::Mode;
     let Some(dir) = dir(env) else { return };
-    if std::fs::symlink_metadata(&dir).is_err() {
-        use std::os::unix::fs::DirBuilderExt;
-        let _ = std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir);
-    }
     let path = dir.join(FILE);
     let line = entry.line();
     let flags = OFlag::O_WRONLY
@@ -133,27 +126,37 @@ pub fn append(env: &dyn EnvView, entry: &Entry) {
         | OFlag::O_NOFOLLOW
         | OFlag::O_NONBLOCK;
     let mode = Mode::S_IRUSR | Mode::S_IWUSR;
-    let Ok(mut fd) = open(&path, flags, mode) else {
+    let open_log = || open(&path, flags, mode);
+    // The directory is made the first time only (one system call a line
+    // otherwise).
+    let fd = match open_log() {
+        Err(nix::errno::Errno::ENOENT) => {
+            use std::os::unix::fs::DirBuilderExt;
+            let _ = std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&dir);
+            open_log()
+        }
+        other => other,
+    };
+    let Ok(mut fd) = fd else { return };
+    let Ok(st) = nix::sys::stat::fstat(&fd) else {
         return;
     };
-    let full = nix::sys::stat::fstat(&fd).is_ok_and(|st| {
-        st.st_mode & nix::libc::S_IFMT == nix::libc::S_IFREG
-            && u64::try_from(st.st_size).unwrap_or(0) + line.len() as u64 > MAX_BYTES
-    });
-    if full {
+    if st.st_mode & nix::libc::S_IFMT != nix::libc::S_IFREG {
+        return;
+    }
+    if u64::try_from(st.st_size).unwrap_or(0) + line.len() as u64 > MAX_BYTES {
         // Rotate: the old file is replaced; a shim that rotates at the same
         // moment loses nothing but the order of two renames.
         let _ = std::fs::rename(&path, dir.join(OLD_FILE));
-        match open(&path, flags, mode) {
+        match open_log() {
             Ok(f) => fd = f,
             Err(_) => return,
         }
     }
-    let is_file = nix::sys::stat::fstat(&fd)
-        .is_ok_and(|st| st.st_mode & nix::libc::S_IFMT == nix::libc::S_IFREG);
-    if is_file {
-        let _ = nix::unistd::write(&fd, line.as_bytes());
-    }
+    let _ = nix::unistd::write(&fd, line.as_bytes());
 }
 
 #[cfg(test)]
@@ -197,6 +200,30 @@ mod tests {
             None
         );
         assert_eq!(log("not a url"), None);
+    }
+
+    #[test]
+    fn appends_with_a_private_file_and_rotates_past_the_bound() {
+        let tmp = tempfile::tempdir().unwrap();
+        let env = MapEnv::from_pairs(&[("XDG_STATE_HOME", tmp.path().to_str().unwrap())]);
+        let e = Entry {
+            time: 1,
+            tool: "curl".into(),
+            decision: "hit".into(),
+            reason: "hit".into(),
+            ..Entry::default()
+        };
+        append(&env, &e);
+        let log = tmp.path().join("cacheshim").join(FILE);
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), e.line());
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&log).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        std::fs::write(&log, vec![b'x'; MAX_BYTES as usize]).unwrap();
+        append(&env, &e);
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), e.line());
+        let old = tmp.path().join("cacheshim").join(OLD_FILE);
+        assert_eq!(std::fs::metadata(old).unwrap().len(), MAX_BYTES);
     }
 
     #[test]

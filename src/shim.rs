@@ -334,6 +334,12 @@ pub struct LogFacts {
     bytes: u64,
     /// The URL the line names (sanitised when written), if any.
     origin: Option<Vec<u8>>,
+    /// Already sanitised by the planner (a candidate: no userinfo, no
+    /// secret, not someone else's machine-local name): its key less the
+    /// query. Then no URL is parsed again for the log.
+    checked_origin: Option<String>,
+    /// The cache host's base, when the planner parsed it.
+    host: Option<String>,
 }
 
 impl LogFacts {
@@ -356,6 +362,8 @@ impl LogFacts {
             urls: urls.len(),
             bytes: 0,
             origin: urls.first().map(|u| u.to_vec()),
+            checked_origin: None,
+            host: None,
         }
     }
 
@@ -366,15 +374,29 @@ impl LogFacts {
         copies: &[crate::planner::CacheCopy],
         args: &[OsString],
     ) -> LogFacts {
-        use std::os::unix::ffi::OsStrExt;
         let hit = |i: usize| matches!(answers[i], ProbeAnswer::Hit { .. });
-        let first = |want_hit: bool| {
+        let pick = |want_hit: bool| {
             (0..prepared.candidates.len())
                 .find(|&i| hit(i) == want_hit)
                 .or(Some(0))
                 .and_then(|i| prepared.candidates.get(i))
+        };
+        // A cache host on this machine's loopback lets the planner keep
+        // loopback origins; the log still never names one: checked again.
+        let local_cache = crate::machine_local::is_loopback_host(&prepared.server.host);
+        let first = |want_hit: bool| {
+            pick(want_hit).filter(|_| !local_cache).map(|c| {
+                let key = &c.origin.key;
+                key[..key.find('?').unwrap_or(key.len())].to_string()
+            })
+        };
+        let raw = |want_hit: bool| {
+            use std::os::unix::ffi::OsStrExt;
+            pick(want_hit)
+                .filter(|_| local_cache)
                 .map(|c| args[c.index].as_bytes().to_vec())
         };
+        let host = Some(prepared.server.base.clone());
         match outcome {
             Outcome::Rewrite(_) => LogFacts {
                 decision: "hit",
@@ -384,7 +406,9 @@ impl LogFacts {
                     .filter(|&i| hit(i))
                     .filter_map(|i| copies.get(i)?.length)
                     .sum(),
-                origin: first(true),
+                origin: raw(true),
+                checked_origin: first(true),
+                host,
             },
             Outcome::PassThrough(p) => LogFacts {
                 decision: if p.reason == Reason::Miss {
@@ -392,21 +416,28 @@ impl LogFacts {
                 } else {
                     "pass"
                 },
-                origin: first(false),
+                origin: raw(false),
+                checked_origin: first(false),
+                host,
                 ..LogFacts::pass(p.reason, args)
             },
         }
     }
 
     fn entry(&self, tool: Tool, env: &dyn EnvView) -> crate::decision_log::Entry {
-        let lan = crate::machine_local::LanOrigins::parse(
-            &env.non_empty_str(crate::machine_local::LAN_ORIGINS_VAR)
-                .unwrap_or_default(),
-        );
-        let host = settings::server_setting(tool, env)
-            .and_then(|(_, v)| crate::cache_url::CacheServer::parse(&v.to_string_lossy()).ok())
-            .map(|s| s.base)
-            .unwrap_or_default();
+        let host = self.host.clone().unwrap_or_else(|| {
+            settings::server_setting(tool, env)
+                .and_then(|(_, v)| crate::cache_url::CacheServer::parse(&v.to_string_lossy()).ok())
+                .map(|s| s.base)
+                .unwrap_or_default()
+        });
+        let origin = self.checked_origin.clone().or_else(|| {
+            let lan = crate::machine_local::LanOrigins::parse(
+                &env.non_empty_str(crate::machine_local::LAN_ORIGINS_VAR)
+                    .unwrap_or_default(),
+            );
+            crate::decision_log::loggable_origin(self.origin.as_deref()?, &lan)
+        });
         crate::decision_log::Entry {
             time: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -417,11 +448,7 @@ impl LogFacts {
             host,
             urls: self.urls,
             bytes: self.bytes,
-            origin: self
-                .origin
-                .as_deref()
-                .and_then(|o| crate::decision_log::loggable_origin(o, &lan))
-                .unwrap_or_default(),
+            origin: origin.unwrap_or_default(),
         }
     }
 }
