@@ -313,6 +313,8 @@ fn curls_own_suite_gives_the_same_results_through_the_shim() {
             ("REAL_CURL", real.display().to_string()),
             ("XDG_RUNTIME_DIR", runtime.display().to_string()),
             ("WITHCACHE_PROBE_TIMEOUT", "1".to_string()),
+            // (The decision log outside the suite's directories.)
+            ("XDG_STATE_HOME", STATE_HOME.to_string()),
         ]
     };
     let runtimes: Vec<_> = modes.iter().map(|_| tempfile::tempdir().unwrap()).collect();

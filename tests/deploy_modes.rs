@@ -83,6 +83,7 @@ impl Setup {
         let mut cmd = Command::new("bash");
         cmd.env_clear()
             .env("WITHCACHE_REVALIDATE", "off") // (see common::clean_command)
+            .env("XDG_STATE_HOME", common::STATE_HOME)
             .env("HOME", &home)
             .env(
                 "PATH",

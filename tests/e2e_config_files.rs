@@ -101,11 +101,7 @@ fn wgetrc_trust_reaches_the_https_cache_probe() {
         return;
     };
     let stage = Stage::new(&bin);
-    let origin = TestServer::start(|_| Reply::Http {
-        status: 200,
-        headers: vec![],
-        body: ARTIFACT.to_vec(),
-    });
+    let origin = TestServer::serving(ARTIFACT);
     let url = format!("{}/pub/tool.tgz", origin.url());
     let Some(lab) = LabCache::start(&[(&url, ARTIFACT)]) else {
         missing_part("nginx with TLS");
@@ -512,11 +508,7 @@ fn wgetrc_proxies_route_the_https_cache_probe_as_the_download() {
         return;
     };
     let stage = Stage::new(&bin);
-    let origin = TestServer::start(|_| Reply::Http {
-        status: 200,
-        headers: vec![],
-        body: ARTIFACT.to_vec(),
-    });
+    let origin = TestServer::serving(ARTIFACT);
     let url = format!("{}/pub/tool.tgz", origin.url());
     let Some(lab) = LabCache::start(&[(&url, ARTIFACT)]) else {
         missing_part("nginx with TLS");

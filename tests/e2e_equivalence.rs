@@ -298,6 +298,7 @@ impl World {
         };
         cmd.env_clear()
             .env("WITHCACHE_REVALIDATE", "off") // (see common::clean_command)
+            .env("XDG_STATE_HOME", common::STATE_HOME)
             .env(
                 "PATH",
                 format!("{}:/usr/bin:/bin", self.shims.path().display()),

@@ -61,6 +61,7 @@ impl Bench {
         let mut cmd = Command::new(program);
         cmd.env_clear()
             .env("WITHCACHE_REVALIDATE", "off") // (see common::clean_command)
+            .env("XDG_STATE_HOME", common::STATE_HOME)
             .env(
                 "PATH",
                 format!("{}:/usr/bin:/bin", self.shims.path().display()),
@@ -549,6 +550,7 @@ fn the_real_tool_dies_of_a_closed_pipe_as_it_does_directly() {
         let mut child = Command::new(program)
             .env_clear()
             .env("WITHCACHE_REVALIDATE", "off") // (see common::clean_command)
+            .env("XDG_STATE_HOME", common::STATE_HOME)
             .env("PATH", "/usr/bin:/bin")
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .args(["-qO-", &b.url])

@@ -248,11 +248,7 @@ fn an_https_cache_hosts_ca_as_a_process_substitution_is_not_drained() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     issue(d, "lab", "IP:127.0.0.1,DNS:localhost");
-    let origin = TestServer::start(|_| Reply::Http {
-        status: 200,
-        headers: vec![],
-        body: CACHED.to_vec(),
-    });
+    let origin = TestServer::serving(CACHED);
     let url = format!("{}/pub/tool.tgz", origin.url());
     hold(&d.join("root"), &url, CACHED);
     let port = free_port();
@@ -285,11 +281,7 @@ fn a_dead_https_cache_host_is_remembered() {
         return;
     };
     let stage = Stage::new(&bin);
-    let origin = TestServer::start(|_| Reply::Http {
-        status: 200,
-        headers: vec![],
-        body: ARTIFACT.to_vec(),
-    });
+    let origin = TestServer::serving(ARTIFACT);
     let url = format!("{}/pub/tool.tgz", origin.url());
     // Blackholed (no connection) and hanging (connects, never answers the
     // TLS handshake).

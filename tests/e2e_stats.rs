@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::servers::{Reply, TestServer};
+use common::servers::TestServer;
 use common::stage::Stage;
 use common::*;
 use std::process::Command;
@@ -31,11 +31,7 @@ fn stats_count_what_the_shim_decided_and_name_no_secret() {
         return;
     };
     let stage = Stage::new(&bin);
-    let origin = TestServer::start(|_| Reply::Http {
-        status: 200,
-        headers: vec![],
-        body: ARTIFACT.to_vec(),
-    });
+    let origin = TestServer::serving(ARTIFACT);
     let hit = format!("{}/pub/1.2.3/tool.tgz", origin.url());
     let cache = common::servers::cache_holding(std::slice::from_ref(&hit), ARTIFACT);
     let state = tempfile::tempdir().unwrap();

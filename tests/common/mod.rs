@@ -186,11 +186,20 @@ pub fn run_bounded(cmd: &mut Command, limit: Duration) -> Output {
 /// from the origin instead of serving them (issue 23); each suite tests its
 /// own rule with hits that stand, and `tests/e2e_freshness.rs` tests
 /// revalidation under `auto` and `always`.
+///
+/// And `XDG_STATE_HOME` outside every run's directory: the decision log
+/// (issue 25) is written as it would be for a user, shared by the suites'
+/// shims (built for concurrent writers), never among the files a run left.
 pub fn clean_command(program: impl AsRef<OsStr>) -> Command {
     let mut c = Command::new(program);
-    c.env_clear().env("WITHCACHE_REVALIDATE", "off");
+    c.env_clear()
+        .env("WITHCACHE_REVALIDATE", "off")
+        .env("XDG_STATE_HOME", STATE_HOME);
     c
 }
+
+/// Where the suites' shims keep their decision log.
+pub const STATE_HOME: &str = concat!(env!("CARGO_TARGET_TMPDIR"), "/state");
 
 pub fn os(s: &str) -> OsString {
     OsString::from(s)

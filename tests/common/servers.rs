@@ -136,6 +136,16 @@ impl TestServer {
         }
     }
 
+    /// A server that answers every request 200 with `body`.
+    pub fn serving(body: &[u8]) -> TestServer {
+        let body = body.to_vec();
+        TestServer::start(move |_| Reply::Http {
+            status: 200,
+            headers: vec![],
+            body: body.clone(),
+        })
+    }
+
     pub fn url(&self) -> String {
         match self.ip {
             std::net::IpAddr::V6(_) => format!("http://[::1]:{}", self.port),

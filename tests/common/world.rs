@@ -312,6 +312,7 @@ impl Runner {
         let mut cmd = Command::new(program);
         cmd.env_clear()
             .env("WITHCACHE_REVALIDATE", "off") // (see common::clean_command)
+            .env("XDG_STATE_HOME", super::STATE_HOME)
             .env(
                 "PATH",
                 format!("{}:/usr/bin:/bin", self.shims.path().display()),
