@@ -35,14 +35,6 @@ fn redirect() -> Reply {
     http(302, vec![("Location", "/f/final.bin")], MOVED.to_vec())
 }
 
-fn served(cache: &TestServer) -> usize {
-    cache
-        .requests()
-        .iter()
-        .filter(|r| r.method == "GET")
-        .count()
-}
-
 /// The environment of one case: the cache host, a 1 s probe timeout, a
 /// runtime directory of its own (the memory), and any extra variables.
 struct Env(Vec<(String, String)>);
@@ -135,7 +127,7 @@ fn an_origin_that_is_reached_but_slow_or_dropping_head_is_not_offline() {
         asked_before + 2,
         "only the real curl's GETs (direct and through the shim) reached the origin"
     );
-    assert_eq!(served(&cache), 0, "nothing was served from the cache");
+    assert_eq!(cache.gets(), 0, "nothing was served from the cache");
 }
 
 #[test]
@@ -254,7 +246,7 @@ fn a_refused_credential_passes_through_and_a_working_one_is_served() {
         assert_eq!(shim.code, Some(code), "{said}");
         assert!(said.contains("origin-identity"), "{said}");
     }
-    assert_eq!(served(&cache), 0);
+    assert_eq!(cache.gets(), 0);
     for (label, script) in [
         ("curl-right", format!("curl -fL -u alice:right {url} -o f")),
         (
@@ -266,7 +258,7 @@ fn a_refused_credential_passes_through_and_a_working_one_is_served() {
         assert_eq!(shim.code, Some(0), "{said}");
         assert!(said.contains("rewrote 1/1"), "{said}");
     }
-    assert_eq!(served(&cache), 2);
+    assert_eq!(cache.gets(), 2);
     for r in cache.requests() {
         assert!(r.header("authorization").is_none(), "{r:?}");
     }
@@ -338,7 +330,7 @@ fn a_head_refused_get_stops_after_the_headers_and_is_remembered_per_url() {
     for n in per_get {
         assert!(n <= 512 << 10, "the check's GET read {n} bytes of the body");
     }
-    assert_eq!(served(&cache), 2, "both calls served from the cache");
+    assert_eq!(cache.gets(), 2, "both calls served from the cache");
 }
 
 #[test]
@@ -381,5 +373,5 @@ fn an_answer_the_origin_calls_private_is_not_served() {
         assert_eq!(shim.stdout, fresh, "{said}");
         assert!(said.contains("origin-private"), "{said}");
     }
-    assert_eq!(served(&cache), 0);
+    assert_eq!(cache.gets(), 0);
 }

@@ -153,6 +153,16 @@ impl TestServer {
         }
     }
 
+    /// How many GETs it has seen (for a cache host: how many it served).
+    pub fn gets(&self) -> usize {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.method == "GET")
+            .count()
+    }
+
     pub fn requests(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
     }
